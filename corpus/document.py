@@ -1,0 +1,73 @@
+"""The `Document` record every stage reads and writes, and its Parquet row form (DESIGN.md)."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any, Optional
+
+import pyarrow as pa
+
+BUCKETS = ("head", "middle", "tail", "all")
+
+PARQUET_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("date", pa.string()),
+        ("text", pa.string()),
+        ("lang", pa.string()),
+        ("lang_score", pa.float64()),
+        ("perplexity", pa.float64()),
+        ("bucket", pa.string()),
+        ("meta", pa.string()),
+    ]
+)
+
+
+@dataclasses.dataclass
+class Document:
+    """One document; `meta` holds JSON-serialisable provenance and counts."""
+
+    id: str
+    source: str
+    text: str
+    url: Optional[str] = None
+    date: Optional[str] = None
+    lang: Optional[str] = None
+    lang_score: Optional[float] = None
+    perplexity: Optional[float] = None
+    bucket: Optional[str] = None
+    meta: dict = dataclasses.field(default_factory=dict)
+
+    def to_row(self) -> dict[str, Any]:
+        """Parquet row: the Document fields with `meta` as a JSON string (sorted keys, stable bytes)."""
+        row = dataclasses.asdict(self)
+        row["meta"] = json.dumps(self.meta, sort_keys=True, ensure_ascii=False)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Document":
+        """Inverse of `to_row`."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in row.items() if k in fields}
+        values["meta"] = json.loads(values.get("meta") or "{}")
+        return cls(**values)
+
+
+def document_id(source: str, url: Optional[str], digest: Optional[str]) -> str:
+    """Stable id from source, URL and content digest: the same record always gets the same id."""
+    key = f"{source}\t{url or ''}\t{digest or ''}".encode("utf-8")
+    return f"{source}-{hashlib.sha1(key).hexdigest()[:20]}"
+
+
+def documents_to_table(docs: list[Document]) -> pa.Table:
+    """Arrow table in `PARQUET_SCHEMA` column order."""
+    rows = [d.to_row() for d in docs]
+    return pa.Table.from_pylist(rows, schema=PARQUET_SCHEMA)
+
+
+def table_to_documents(table: pa.Table) -> list[Document]:
+    """Arrow table (any column order, extra columns ignored) back to Documents."""
+    return [Document.from_row(r) for r in table.to_pylist()]

@@ -1,0 +1,64 @@
+"""Corpus shard layout and bytes: Hive-partitioned zstd Parquet, manifest entries, marker files.
+
+Functions here build bytes and paths only; the caller writes them through whatever
+filesystem it uses (local disk, GCS, ...) with write-to-temporary-then-rename.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpus.document import PARQUET_SCHEMA, Document, documents_to_table
+
+STATS_FILE = "_stats.json"
+MANIFEST_FILE = "_manifest.json"
+SUCCESS_FILE = "_SUCCESS"
+TEMP_DIR = "_temporary"
+ROW_GROUP_ROWS = 2048
+
+
+def partition_dir(lang: str | None, bucket: str | None) -> str:
+    """Relative folder of a partition: lang=xx/bucket=yy (unknown language: lang=unknown)."""
+    return f"lang={lang or 'unknown'}/bucket={bucket or 'all'}"
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """zstd Parquet of `table`; the same table always gives the same bytes."""
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd", row_group_size=ROW_GROUP_ROWS,
+                   write_statistics=True, store_schema=True)
+    return buf.getvalue()
+
+
+def documents_parquet(docs: list[Document]) -> bytes:
+    return parquet_bytes(documents_to_table(docs))
+
+
+def read_parquet_bytes(data: bytes) -> pa.Table:
+    return pq.read_table(io.BytesIO(data), schema=PARQUET_SCHEMA)
+
+
+def manifest_entry(rel_path: str, data: bytes, rows: int) -> dict[str, Any]:
+    return {"path": rel_path, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def manifest_bytes(entries: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> bytes:
+    files = sorted(entries, key=lambda e: e["path"])
+    doc = {"files": files, "total_rows": sum(e["rows"] for e in files),
+           "total_bytes": sum(e["bytes"] for e in files)}
+    if extra:
+        doc.update(extra)
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")

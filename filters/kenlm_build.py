@@ -1,0 +1,115 @@
+"""Find KenLM's `lmplz` and `build_binary`, or build them from the `kenlm` sdist on PyPI.
+
+The binaries go to a cache folder ($LLAMAPIPE_CACHE, default ~/.cache/llamapipe) so a
+second setup finds them in milliseconds. Build needs cmake, a C++ compiler and the boost,
+zlib, bz2 and lzma headers: installed with apt-get when running as root, otherwise the
+exact command is printed.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+KENLM_VERSION = "0.3.0"
+BINARIES = ("lmplz", "build_binary")
+APT_PACKAGES = ["cmake", "g++", "make", "libboost-program-options-dev", "libboost-system-dev",
+                "libboost-thread-dev", "libboost-test-dev", "zlib1g-dev", "libbz2-dev", "liblzma-dev"]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("LLAMAPIPE_CACHE", Path.home() / ".cache" / "llamapipe"))
+
+
+def bin_dir() -> Path:
+    return cache_dir() / f"kenlm-{KENLM_VERSION}" / "bin"
+
+
+def find_binary(name: str) -> Path:
+    """Path of a KenLM binary: $KENLM_BIN, then the cache, then PATH; clear error otherwise."""
+    candidates = []
+    if os.environ.get("KENLM_BIN"):
+        candidates.append(Path(os.environ["KENLM_BIN"]) / name)
+    candidates.append(bin_dir() / name)
+    on_path = shutil.which(name)
+    if on_path:
+        candidates.append(Path(on_path))
+    for c in candidates:
+        if c.is_file() and os.access(c, os.X_OK):
+            return c
+    raise FileNotFoundError(
+        f"KenLM's {name} not found in $KENLM_BIN, {bin_dir()} or PATH; "
+        f"build it with `python -m filters.kenlm_build` (make demo does)")
+
+
+def _missing_apt_packages() -> list[str]:
+    if not shutil.which("dpkg-query"):
+        return []
+    missing = []
+    for pkg in APT_PACKAGES:
+        res = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
+        if "install ok installed" not in res.stdout:
+            missing.append(pkg)
+    return missing
+
+
+def ensure_build_deps() -> None:
+    """Install the build's Debian packages when root; else stop with the command to run."""
+    missing = _missing_apt_packages()
+    if not missing:
+        return
+    cmd = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(missing)
+    if os.geteuid() != 0:
+        sys.exit(f"KenLM build needs these packages; run as root:\n  {cmd}")
+    print(f"installing build dependencies: {' '.join(missing)}", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+                   check=True, env=env)
+
+
+def build(jobs: int = 2) -> Path:
+    """Build lmplz and build_binary into the cache (no-op when they are there)."""
+    target = bin_dir()
+    if all((target / b).is_file() for b in BINARIES):
+        return target
+    ensure_build_deps()
+    with tempfile.TemporaryDirectory(prefix="kenlm-build-") as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary",
+                        "kenlm", f"kenlm=={KENLM_VERSION}", "-d", tmp], check=True)
+        sdist = glob.glob(os.path.join(tmp, "kenlm-*.tar.gz"))
+        if not sdist:
+            sys.exit(f"pip download of kenlm=={KENLM_VERSION} gave no source archive in {tmp}")
+        shutil.unpack_archive(sdist[0], tmp)
+        src = Path(tmp) / f"kenlm-{KENLM_VERSION}"
+        build_dir = src / "build"
+        build_dir.mkdir()
+        print(f"building KenLM {KENLM_VERSION} lmplz/build_binary (about a minute)...", flush=True)
+        subprocess.run(["cmake", "..", "-DCMAKE_BUILD_TYPE=Release", "-DKENLM_MAX_ORDER=6"],
+                       cwd=build_dir, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["make", f"-j{jobs}", *BINARIES], cwd=build_dir, check=True,
+                       stdout=subprocess.DEVNULL)
+        staging = target.parent / (target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for b in BINARIES:
+            shutil.copy2(build_dir / "bin" / b, staging / b)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args(argv)
+    print(f"KenLM binaries: {build(args.jobs)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""SentencePiece + KenLM document perplexity, exactly as cc_net/perplexity.py computes it.
+
+The whole document goes through CCNet's `normalize` (which also removes the newlines, so
+the document is scored as one line), is cut into SentencePiece pieces, and KenLM scores
+the space-joined pieces with sentence boundaries. perplexity = 10^(-log10 p / (pieces + 1)),
+rounded to 0.1. Models use CCNet's names: MODELS/lm/<lang>.sp.model and <lang>.arpa.bin.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from corpus.normalize import normalize
+
+
+def model_paths(models_dir: str | Path, lang: str) -> tuple[Path, Path]:
+    """(SentencePiece model, KenLM binary) paths of a language in a CCNet models folder."""
+    lm_dir = Path(models_dir) / "lm"
+    return lm_dir / f"{lang}.sp.model", lm_dir / f"{lang}.arpa.bin"
+
+
+def languages_with_models(models_dir: str | Path) -> list[str]:
+    """Languages for which both model files exist, sorted."""
+    lm_dir = Path(models_dir) / "lm"
+    langs = [p.name[: -len(".sp.model")] for p in lm_dir.glob("*.sp.model")]
+    return sorted(l for l in langs if (lm_dir / f"{l}.arpa.bin").exists())
+
+
+def missing_model_files(models_dir: str | Path, langs: list[str]) -> list[Path]:
+    """Model files that selected languages need and that do not exist."""
+    return [p for lang in langs for p in model_paths(models_dir, lang) if not p.exists()]
+
+
+def perplexity_from_score(log10_score: float, length: int) -> float:
+    """CCNet's pp(): 10^(-score / length), rounded to 0.1."""
+    return round(10.0 ** (-log10_score / length), 1)
+
+
+class PerplexityScorer:
+    """Holds one language's SentencePiece and KenLM models, loaded once."""
+
+    def __init__(self, sp_model: str | Path, lm_model: str | Path):
+        import kenlm
+        import sentencepiece
+
+        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(sp_model))
+        self.lm = kenlm.Model(str(lm_model))
+
+    def tokenize(self, text: str) -> list[str]:
+        """CCNet-normalised text as SentencePiece pieces."""
+        return self.sp.encode(normalize(text), out_type=str)
+
+    def score(self, text: str) -> tuple[float, int]:
+        """(log10 probability, token count) of a document; tokens = pieces + 1 (end of sentence)."""
+        pieces = self.tokenize(text)
+        line = " ".join(pieces)
+        return self.lm.score(line), len(line.split()) + 1
+
+    def perplexity(self, text: str) -> float:
+        """Document perplexity rounded to 0.1."""
+        log_score, length = self.score(text)
+        return perplexity_from_score(log_score, length)
+
+
+class MultiLanguageScorer:
+    """Per-language scorers, loaded lazily on first use of each language (once per worker)."""
+
+    def __init__(self, models_dir: str | Path, langs: Optional[list[str]] = None):
+        self.models_dir = Path(models_dir)
+        available = languages_with_models(self.models_dir)
+        self.langs = sorted(set(available) & set(langs)) if langs is not None else available
+        self._scorers: dict[str, PerplexityScorer] = {}
+
+    def has(self, lang: Optional[str]) -> bool:
+        return lang in self.langs
+
+    def perplexity(self, lang: str, text: str) -> float:
+        scorer = self._scorers.get(lang)
+        if scorer is None:
+            scorer = PerplexityScorer(*model_paths(self.models_dir, lang))
+            self._scorers[lang] = scorer
+        return scorer.perplexity(text)

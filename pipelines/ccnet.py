@@ -1,0 +1,205 @@
+"""`llamapipe ccnet`: WET files to line-deduplicated, language-tagged, perplexity-bucketed shards.
+
+Stages (all keyed by input file or by hash shard, so no worker ever holds the corpus):
+1. hash every line of every file; (document, hash) pairs go to hash shards;
+2. per shard, decide which (document, line) pairs are duplicates (GroupByKey);
+3. per file, with its drops (CoGroupByKey): dedup, fastText LID, SentencePiece+KenLM
+   perplexity; survivors go to a temporary Parquet file;
+4. per language, the 0..100 perplexity percentiles (or a cutoff file) give the buckets;
+5. per file, documents are bucketed and written to lang=xx/bucket=yy/part-NNNNN.parquet;
+6. `_stats.json`, `_manifest.json`, then `_SUCCESS`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Iterable, Optional
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.pvalue import AsDict, AsList, AsSingleton
+
+from corpus import shards
+from corpus import stats as st
+from corpus.document import table_to_documents
+from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_bucket, compute_cutoffs
+from pipelines import fileio
+from pipelines.ccnet_steps import (CCNetConfig, drops_by_document, file_line_hashes, process_file,
+                                   shard_drops, split_by_shard)
+
+LOG = logging.getLogger("llamapipe.ccnet")
+
+
+class HashLinesFn(beam.DoFn):
+    """(file index, path) -> (hash shard, (document keys, line hashes))."""
+
+    def __init__(self, cfg: CCNetConfig):
+        self.cfg = cfg
+
+    def process(self, item: tuple[int, str]):
+        file_idx, path = item
+        keys, hashes = file_line_hashes(fileio.read_bytes(path), path, file_idx, self.cfg)
+        yield from split_by_shard(keys, hashes, self.cfg.dedup_shards)
+
+
+class DecideDuplicatesFn(beam.DoFn):
+    """(hash shard, [(keys, hashes)...]) -> (file index, (doc positions, dropped hashes))."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+
+    def process(self, item):
+        _, parts = item
+        yield from shard_drops(list(parts), self.mode)
+
+
+class ProcessFileFn(beam.DoFn):
+    """Dedup + LID + perplexity of one file; models load once per worker in `setup`."""
+
+    def __init__(self, cfg: CCNetConfig, models_dir: Optional[str], lid_model: str, temp_dir: str):
+        self.cfg = cfg
+        self.models_dir = models_dir
+        self.lid_model = lid_model
+        self.temp_dir = temp_dir
+
+    def setup(self):
+        from filters.lid import LanguageIdentifier
+        from filters.perplexity import MultiLanguageScorer
+
+        self.lid = LanguageIdentifier(self.lid_model)
+        self.scorer = _NoScorer() if not self.models_dir else MultiLanguageScorer(
+            self.models_dir, list(self.cfg.langs) if self.cfg.langs else None)
+
+    def process(self, item):
+        file_idx, grouped = item
+        paths = list(grouped["file"])
+        if not paths:
+            return
+        path = paths[0]
+        drops = drops_by_document(list(grouped["drops"]))
+        result = process_file(fileio.read_bytes(path), path, self.cfg, drops, self.lid, self.scorer)
+        fileio.write_atomic(_temp_docs(self.temp_dir, file_idx), shards.documents_parquet(result.documents))
+        yield beam.pvalue.TaggedOutput("stats", result.stats)
+        for lang, values in result.perplexities.items():
+            yield beam.pvalue.TaggedOutput("perplexity", (lang, np.asarray(values, dtype=np.float64)))
+        yield file_idx
+
+
+class _NoScorer:
+    def has(self, lang):
+        return False
+
+
+def _temp_docs(temp_dir: str, file_idx: int) -> str:
+    return fileio.join(temp_dir, "docs", f"{file_idx:05d}.parquet")
+
+
+class WriteBucketsFn(beam.DoFn):
+    """Bucket one file's documents and write one part file per partition; yields manifest entries."""
+
+    def __init__(self, out: str, temp_dir: str):
+        self.out = out
+        self.temp_dir = temp_dir
+
+    def process(self, file_idx: int, cutoffs: dict[str, list[float]]):
+        src = _temp_docs(self.temp_dir, file_idx)
+        docs = table_to_documents(shards.read_parquet_bytes(fileio.read_bytes(src)))
+        by_partition: dict[str, list] = {}
+        for doc in docs:
+            doc.bucket = assign_bucket(doc.perplexity, doc.lang, cutoffs)
+            by_partition.setdefault(shards.partition_dir(doc.lang, doc.bucket), []).append(doc)
+        for part_dir, part_docs in sorted(by_partition.items()):
+            rel = f"{part_dir}/{shards.part_name(file_idx)}"
+            data = shards.documents_parquet(part_docs)
+            fileio.write_atomic(fileio.join(self.out, rel), data)
+            yield shards.manifest_entry(rel, data, len(part_docs))
+
+
+def merge_stats_fn(parts: Iterable[dict]) -> dict:
+    return st.merge_stats(list(parts))
+
+
+def cutoffs_of(item: tuple[str, Iterable[np.ndarray]]) -> tuple[str, list[float]]:
+    lang, arrays = item
+    return lang, compute_cutoffs({lang: np.concatenate(list(arrays))})[lang]
+
+
+class CommitFn(beam.DoFn):
+    """Write _stats.json, _manifest.json, then _SUCCESS; remove the temporary folder."""
+
+    def __init__(self, out: str, temp_dir: str, run_info: dict[str, Any]):
+        self.out = out
+        self.temp_dir = temp_dir
+        self.run_info = run_info
+
+    def process(self, _, stats: dict, manifest: list[dict], cutoffs: dict[str, list[float]]):
+        stats = dict(stats)
+        partitions: dict[str, int] = {}
+        for e in manifest:
+            part = e["path"].rsplit("/", 1)[0]
+            partitions[part] = partitions.get(part, 0) + e["rows"]
+        stats["partitions"] = partitions
+        stats["bucket_cutoffs"] = {lang: {"head_below": row[PERCENTILE_HEAD], "tail_from": row[PERCENTILE_TAIL]}
+                                   for lang, row in cutoffs.items()}
+        stats["config"] = self.run_info
+        stats = st.sort_keys(stats)
+        problems = st.check_accounting(stats)
+        if problems:
+            raise RuntimeError("accounting invariant broken: " + "; ".join(problems))
+        fileio.write_atomic(fileio.join(self.out, shards.STATS_FILE), shards.json_bytes(stats))
+        fileio.write_atomic(fileio.join(self.out, shards.MANIFEST_FILE), shards.manifest_bytes(manifest))
+        fileio.delete_tree(self.temp_dir)
+        fileio.write_atomic(fileio.join(self.out, shards.SUCCESS_FILE), b"")
+        yield stats
+
+
+def build_pipeline(p: beam.Pipeline, files: list[str], out: str, cfg: CCNetConfig,
+                   models_dir: Optional[str], lid_model: str,
+                   fixed_cutoffs: Optional[dict[str, list[float]]]) -> None:
+    """Attach the CCNet pipeline to `p`; `files` are already expanded and sorted."""
+    temp_dir = fileio.join(out, shards.TEMP_DIR)
+    indexed = list(enumerate(files))
+    file_pc = p | "Files" >> beam.Create(indexed) | "SpreadFiles" >> beam.Reshuffle()
+    drops = (file_pc
+             | "HashLines" >> beam.ParDo(HashLinesFn(cfg))
+             | "GroupByHashShard" >> beam.GroupByKey()
+             | "DecideDuplicates" >> beam.ParDo(DecideDuplicatesFn(cfg.line_dedup)))
+    processed = ({"file": file_pc, "drops": drops}
+                 | "JoinDropsToFiles" >> beam.CoGroupByKey()
+                 | "DedupLidPerplexity" >> beam.ParDo(
+                     ProcessFileFn(cfg, models_dir, lid_model, temp_dir)).with_outputs(
+                         "stats", "perplexity", main="files"))
+    if fixed_cutoffs is None:
+        cutoffs = (processed.perplexity
+                   | "GroupByLanguage" >> beam.GroupByKey()
+                   | "Percentiles" >> beam.Map(cutoffs_of))
+    else:
+        cutoffs = p | "FixedCutoffs" >> beam.Create(sorted(fixed_cutoffs.items()))
+    manifest = processed.files | "WriteBuckets" >> beam.ParDo(WriteBucketsFn(out, temp_dir),
+                                                               cutoffs=AsDict(cutoffs))
+    stats = processed.stats | "MergeStats" >> beam.CombineGlobally(merge_stats_fn)
+    run_info = {"files": len(files), "langs": list(cfg.langs) if cfg.langs else None,
+                "lid_threshold": cfg.lid_threshold, "min_length": cfg.min_length,
+                "line_dedup": cfg.line_dedup, "bucket_cutoffs": "auto" if fixed_cutoffs is None else "file"}
+    (p
+     | "CommitTrigger" >> beam.Create([None])
+     | "Commit" >> beam.ParDo(CommitFn(out, temp_dir, run_info), stats=AsSingleton(stats),
+                              manifest=AsList(manifest), cutoffs=AsDict(cutoffs)))
+
+
+def prepare_output(out: str, overwrite: bool) -> None:
+    """Refuse a finished OUT without --overwrite; clear what an earlier (killed) run left."""
+    success = fileio.join(out, shards.SUCCESS_FILE)
+    if fileio.exists(success) and not overwrite:
+        raise FileExistsError(f"{out} already holds a finished run ({shards.SUCCESS_FILE} exists); "
+                              f"pass --overwrite to replace it")
+    if "://" in out or not os.path.isdir(out):
+        return
+    ours = {shards.STATS_FILE, shards.MANIFEST_FILE, shards.SUCCESS_FILE, shards.TEMP_DIR}
+    entries = os.listdir(out)
+    foreign = [e for e in entries if e not in ours and not e.startswith("lang=")]
+    if foreign:
+        raise FileExistsError(f"{out} is not empty and holds files that are not llamapipe output "
+                              f"({', '.join(sorted(foreign)[:5])}); choose another --output")
+    for e in entries:
+        fileio.delete_tree(os.path.join(out, e))

@@ -1,0 +1,179 @@
+"""The CCNet web pipeline's per-file steps as plain functions (no Beam), so they run anywhere.
+
+pipelines/ccnet.py wires them: hash lines of every file, decide duplicate lines per hash
+shard, then process each file (apply dedup, LID, perplexity), then bucket and write.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator, Optional
+
+import numpy as np
+
+from corpus import stats as st
+from corpus.document import Document, document_id
+from corpus.wet import Fault, MalformedInput, WetRecord, read_wet, warc_date
+from dedup.lines import apply_line_dedup, decide_duplicates, line_hashes
+
+DOC_ORD_BITS = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class CCNetConfig:
+    """Everything that decides the output; the same config and inputs give the same bytes."""
+
+    langs: Optional[tuple[str, ...]] = None
+    lid_threshold: float = 0.5
+    min_length: int = 300
+    line_dedup: str = "ccnet"
+    strict: bool = False
+    dedup_shards: int = 64
+    source: str = "cc"
+
+
+def doc_key(file_idx: int, doc_ord: int) -> int:
+    """Global position of a document: input file index, then position inside the file."""
+    return (file_idx << DOC_ORD_BITS) | doc_ord
+
+
+def record_to_document(rec: WetRecord, source: str) -> Document:
+    url = rec.headers.get("WARC-Target-URI") or None
+    digest = rec.headers.get("WARC-Block-Digest") or None
+    meta = {"warc_record_id": rec.headers.get("WARC-Record-ID"), "digest": digest}
+    return Document(id=document_id(source, url, digest), source=source, text=rec.text, url=url,
+                    date=warc_date(rec.headers), meta=meta)
+
+
+def _text_units(text: str) -> tuple[int, int]:
+    """(lines, characters) of a text, lines counted as `text.split("\n")` does."""
+    return text.count("\n") + 1, len(text)
+
+
+def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dict] = None
+                   ) -> Iterator[tuple[int, Document]]:
+    """(position in file, Document) of every record long enough to keep.
+
+    Faults and too-short documents are counted into `stats` when given; in strict mode
+    the first fault raises MalformedInput naming the file and offset.
+    """
+    doc_ord = 0
+    for item in read_wet(data, path):
+        if isinstance(item, Fault):
+            if cfg.strict:
+                raise MalformedInput(f"MalformedInput: {path} at byte {item.offset}: {item.error}")
+            if stats is not None:
+                st.add_malformed(stats, path, item.offset, item.error)
+            continue
+        doc = record_to_document(item, cfg.source)
+        lines, chars = _text_units(doc.text)
+        if stats is not None:
+            st.count_read(stats, 1, lines, chars)
+        if len(doc.text) < cfg.min_length:
+            if stats is not None:
+                st.count_dropped(stats, "too_short", 1, lines, chars)
+            continue
+        doc.meta["original_length"] = chars
+        doc.meta["original_nlines"] = lines
+        yield doc_ord, doc
+        doc_ord += 1
+
+
+def file_line_hashes(data: bytes, path: str, file_idx: int, cfg: CCNetConfig
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(document keys, line hashes) of a file, each hash once per document."""
+    keys, hashes = [], []
+    for doc_ord, doc in iter_documents(data, path, cfg):
+        h = np.unique(line_hashes(doc.text.split("\n")))
+        hashes.append(h)
+        keys.append(np.full(h.size, doc_key(file_idx, doc_ord), dtype=np.int64))
+    if not hashes:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    return np.concatenate(keys), np.concatenate(hashes)
+
+
+def split_by_shard(keys: np.ndarray, hashes: np.ndarray, n_shards: int
+                   ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """Partition (key, hash) pairs by hash so that all pairs of one hash meet in one shard."""
+    shard = (hashes % np.uint64(n_shards)).astype(np.int64)
+    order = np.argsort(shard, kind="stable")
+    shard_sorted = shard[order]
+    bounds = np.flatnonzero(np.diff(shard_sorted)) + 1
+    for idx in np.split(order, bounds):
+        if idx.size:
+            yield int(shard[idx[0]]), (keys[idx], hashes[idx])
+
+
+def shard_drops(parts: list[tuple[np.ndarray, np.ndarray]], mode: str
+                ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """Dropped (doc position, hash) pairs of one hash shard, grouped per input file."""
+    if not parts:
+        return
+    keys = np.concatenate([p[0] for p in parts])
+    hashes = np.concatenate([p[1] for p in parts])
+    drop = decide_duplicates(keys, hashes, mode)
+    keys, hashes = keys[drop], hashes[drop]
+    files = keys >> DOC_ORD_BITS
+    order = np.lexsort((hashes, keys))
+    keys, hashes, files = keys[order], hashes[order], files[order]
+    bounds = np.flatnonzero(np.diff(files)) + 1
+    for idx in np.split(np.arange(keys.size), bounds):
+        if idx.size:
+            ords = (keys[idx] & ((1 << DOC_ORD_BITS) - 1)).astype(np.int64)
+            yield int(files[idx[0]]), (ords, hashes[idx])
+
+
+def drops_by_document(parts: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, set[int]]:
+    """doc position -> set of dropped line hashes, from the shard outputs of one file."""
+    out: dict[int, set[int]] = {}
+    for ords, hashes in parts:
+        for o, h in zip(ords.tolist(), hashes.tolist()):
+            out.setdefault(o, set()).add(h)
+    return out
+
+
+@dataclasses.dataclass
+class FileResult:
+    """What processing one file gives: kept documents, counters, perplexities per language."""
+
+    documents: list[Document]
+    stats: dict
+    perplexities: dict[str, list[float]]
+
+
+def process_file(data: bytes, path: str, cfg: CCNetConfig, drops: dict[int, set[int]],
+                 lid, scorer) -> FileResult:
+    """Line dedup, language ID and perplexity for the documents of one file.
+
+    `lid` has `predict_one(text) -> (lang, score)`; `scorer` has `has(lang)` and
+    `perplexity(lang, text)` (filters.lid / filters.perplexity).
+    """
+    stats = st.empty_stats()
+    kept: list[Document] = []
+    perplexities: dict[str, list[float]] = {}
+    empty: set[int] = set()
+    for doc_ord, doc in iter_documents(data, path, cfg, stats):
+        lines = doc.text.split("\n")
+        n_lines, n_chars = len(lines), len(doc.text)
+        new_lines = apply_line_dedup(lines, line_hashes(lines), drops.get(doc_ord, empty))
+        text = "\n".join(new_lines)
+        st.count_dropped(stats, "duplicate_line", 0, n_lines - len(new_lines), n_chars - len(text))
+        n_lines, n_chars = len(new_lines), len(text)
+        doc.meta["dedup_removed_lines"] = doc.meta["original_nlines"] - n_lines
+        if not text.strip():
+            st.count_dropped(stats, "empty_after_dedup", 1, n_lines, n_chars)
+            continue
+        doc.text = text
+        lang, score = lid.predict_one(text)
+        if lang is None or score < cfg.lid_threshold:
+            st.count_dropped(stats, "lid_below_threshold", 1, n_lines, n_chars)
+            continue
+        if cfg.langs is not None and lang not in cfg.langs:
+            st.count_dropped(stats, "lang_not_selected", 1, n_lines, n_chars)
+            continue
+        doc.lang, doc.lang_score = lang, score
+        if scorer.has(lang):
+            doc.perplexity = scorer.perplexity(lang, text)
+            perplexities.setdefault(lang, []).append(doc.perplexity)
+        st.count_written(stats, 1, n_lines, n_chars)
+        kept.append(doc)
+    return FileResult(kept, stats, perplexities)

@@ -1,0 +1,187 @@
+"""The `llamapipe` command: one entry point for every pipeline and tool.
+
+Flags a command does not know go to Beam's PipelineOptions, so `--runner DataflowRunner
+--project P --region R` or `--runner SparkRunner` work as Beam documents them.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+EXIT_BAD_INPUT = 2
+
+
+class CLIError(Exception):
+    """A user error: printed without a traceback, exit status 2."""
+
+
+def _langs(value: str) -> tuple[str, ...]:
+    langs = tuple(sorted({l.strip() for l in value.split(",") if l.strip()}))
+    if not langs:
+        raise argparse.ArgumentTypeError("--langs needs at least one language code")
+    return langs
+
+
+def _threshold(value: str) -> float:
+    v = float(value)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"--lid-threshold must be within [0, 1], got {value}")
+    return v
+
+
+def add_ccnet_parser(sub) -> None:
+    p = sub.add_parser("ccnet", help="CommonCrawl WET -> deduplicated, language-tagged, bucketed shards",
+                       description=(
+                           "CCNet web pipeline: read WET files, remove duplicate lines across the whole "
+                           "input, identify the language with fastText, score perplexity with "
+                           "SentencePiece+KenLM, split into head/middle/tail buckets, write Parquet shards "
+                           "with _stats.json, _manifest.json and _SUCCESS. Unknown --flags go to Beam."))
+    p.add_argument("--input", action="append", required=True, metavar="GLOB",
+                   help="WET files (.warc.wet, .warc.wet.gz); repeat or quote a glob")
+    p.add_argument("--output", required=True, metavar="OUT", help="output folder (local path or gs://...)")
+    p.add_argument("--models", default=None, metavar="MODELS",
+                   help="CCNet models folder: MODELS/lm/<lang>.sp.model + <lang>.arpa.bin, optional MODELS/lid.bin")
+    p.add_argument("--langs", type=_langs, default=None, help="keep only these languages, e.g. en,de,fr")
+    p.add_argument("--lid-threshold", type=_threshold, default=0.5,
+                   help="drop documents whose fastText score is below this (default 0.5)")
+    p.add_argument("--min-length", type=int, default=300,
+                   help="drop documents shorter than this many characters before dedup (default 300)")
+    p.add_argument("--bucket-cutoffs", default="auto", metavar="auto|FILE",
+                   help="'auto': percentiles of this run per language; FILE: a CCNet cutoff.csv")
+    p.add_argument("--line-dedup", choices=["ccnet", "keep-first"], default="ccnet",
+                   help="ccnet: remove every occurrence of a line seen in 2+ documents; "
+                        "keep-first: keep its first occurrence in input order")
+    p.add_argument("--dedup-shards", type=int, default=64,
+                   help="hash shards for the line dedup shuffle (memory per shard ~ lines/shards)")
+    p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished OUT")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    p.set_defaults(func=run_ccnet)
+
+
+def run_ccnet(args, beam_args: list[str]) -> int:
+    from filters.buckets import read_cutoffs_csv
+    from filters.lid import resolve_lid_model
+    from filters.perplexity import missing_model_files
+    from pipelines import ccnet, fileio, report
+    from pipelines.ccnet_steps import CCNetConfig
+    from pipelines.runner import make_pipeline, pipeline_options
+
+    if args.min_length < 0:
+        raise CLIError(f"--min-length must be >= 0, got {args.min_length}")
+    if args.dedup_shards < 1:
+        raise CLIError(f"--dedup-shards must be >= 1, got {args.dedup_shards}")
+    try:
+        files = fileio.expand_globs(args.input)
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
+    if args.models and not Path(args.models).is_dir() and "://" not in args.models:
+        raise CLIError(f"--models {args.models} is not a folder")
+    if args.langs:
+        if not args.models:
+            raise CLIError("--langs needs --models (MODELS/lm/<lang>.sp.model and <lang>.arpa.bin)")
+        missing = missing_model_files(args.models, list(args.langs))
+        if missing:
+            raise CLIError("no perplexity model for a selected language: missing " +
+                           ", ".join(str(m) for m in missing))
+    fixed = None
+    if args.bucket_cutoffs != "auto":
+        path = Path(args.bucket_cutoffs)
+        if not path.is_file():
+            raise CLIError(f"--bucket-cutoffs {path} does not exist (use 'auto' or a CCNet cutoff.csv)")
+        try:
+            fixed = read_cutoffs_csv(path.read_text(encoding="utf-8"), str(path))
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    try:
+        ccnet.prepare_output(args.output, args.overwrite)
+    except FileExistsError as exc:
+        raise CLIError(str(exc)) from None
+    cfg = CCNetConfig(langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,
+                      line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards)
+    lid_model = str(resolve_lid_model(args.models))
+    opts = pipeline_options(beam_args, args.workers)
+    started = time.time()
+    print(f"ccnet: {len(files)} input file(s) -> {args.output}", file=sys.stderr, flush=True)
+    try:
+        with make_pipeline(opts) as p:
+            ccnet.build_pipeline(p, files, args.output, cfg, args.models, lid_model, fixed)
+    except Exception as exc:
+        message = _malformed_message(exc)
+        if message:
+            raise CLIError(message) from None
+        raise
+    report.print_run_summary(args.output, time.time() - started)
+    return 0
+
+
+def _malformed_message(exc: BaseException) -> Optional[str]:
+    """The MalformedInput line inside a (possibly Beam-wrapped) exception, if any."""
+    for line in str(exc).splitlines():
+        idx = line.find("MalformedInput: ")
+        if idx >= 0:
+            return line[idx + len("MalformedInput: "):].strip()
+    return None
+
+
+def add_lm_train_parser(sub) -> None:
+    p = sub.add_parser("lm-train", help="train MODELS/lm/LANG.sp.model and LANG.arpa.bin from reference text",
+                       description=(
+                           "Train a language's perplexity models as CCNet did: CCNet normalisation, "
+                           "SentencePiece unigram, 5-gram KenLM (lmplz) and build_binary. Writes "
+                           "MODELS/lm/LANG.sp.model and MODELS/lm/LANG.arpa.bin."))
+    p.add_argument("--lang", required=True, help="ISO 639-1 code as fastText labels it, e.g. en")
+    p.add_argument("--text", nargs="+", required=True, metavar="FILE", help="reference text files (UTF-8)")
+    p.add_argument("--out", required=True, metavar="MODELS", help="models folder")
+    p.add_argument("--vocab-size", type=int, default=8000,
+                   help="SentencePiece vocabulary (CCNet used 65536 on Wikipedia; default 8000)")
+    p.add_argument("--order", type=int, default=5, help="n-gram order (default 5)")
+    p.add_argument("--memory", default="20%", help="lmplz -S memory budget (default 20%%)")
+    p.set_defaults(func=run_lm_train)
+
+
+def run_lm_train(args, beam_args: list[str]) -> int:
+    from filters.lm_train import train_language_models
+
+    if beam_args:
+        raise CLIError(f"lm-train does not take {' '.join(beam_args)}")
+    if args.vocab_size < 10:
+        raise CLIError(f"--vocab-size must be >= 10, got {args.vocab_size}")
+    try:
+        sp, lm = train_language_models(args.lang, args.text, args.out, vocab_size=args.vocab_size,
+                                       order=args.order, memory=args.memory)
+    except (FileNotFoundError, ValueError, UnicodeDecodeError) as exc:
+        raise CLIError(str(exc)) from None
+    print(f"wrote {sp}\nwrote {lm}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llamapipe", description=(
+        "llamapipe: LLaMA pre-training data pipelines on Apache Beam. Unknown --flags of a "
+        "pipeline command are passed to Beam (e.g. --runner DataflowRunner --project P)."))
+    parser.add_argument("-v", "--verbose", action="store_true", help="Beam and pipeline logs at INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_ccnet_parser(sub)
+    add_lm_train_parser(sub)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args, beam_args)
+    except CLIError as exc:
+        print(f"llamapipe {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

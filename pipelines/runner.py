@@ -1,0 +1,43 @@
+"""Beam runner choice and options shared by every llamapipe command.
+
+Unknown command-line flags pass straight to Beam's PipelineOptions. Without `--runner`
+(or with DirectRunner) we run Beam's FnApi runner in multi-processing mode, one worker
+per core: Beam's DirectRunner would first try the Prism runner, which downloads a binary.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions, SdkHarnessOptions,
+                                                  StandardOptions)
+
+LOCAL_RUNNERS = (None, "DirectRunner", "FnApiRunner")
+
+
+def pipeline_options(beam_args: list[str], workers: Optional[int] = None) -> PipelineOptions:
+    """PipelineOptions from pass-through flags with local defaults filled in."""
+    opts = PipelineOptions(beam_args)
+    if opts.view_as(StandardOptions).runner in LOCAL_RUNNERS:
+        direct = opts.view_as(DirectOptions)
+        if "--direct_running_mode" not in " ".join(beam_args):
+            direct.direct_running_mode = "multi_processing"
+        if workers is not None:
+            direct.direct_num_workers = workers
+        elif not direct.direct_num_workers:
+            direct.direct_num_workers = os.cpu_count() or 1
+    harness = opts.view_as(SdkHarnessOptions)
+    if not harness.default_sdk_harness_log_level:
+        harness.default_sdk_harness_log_level = "WARNING"
+    return opts
+
+
+def make_pipeline(opts: PipelineOptions) -> beam.Pipeline:
+    """A Pipeline on the runner the options name; the FnApi runner for local runs."""
+    runner = opts.view_as(StandardOptions).runner
+    if runner in LOCAL_RUNNERS:
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+        return beam.Pipeline(runner=FnApiRunner(), options=opts)
+    return beam.Pipeline(options=opts)

@@ -1,0 +1,46 @@
+"""Shared fixtures: demo models trained once per session, one pipeline run on the sample."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines import cli
+
+DATA = Path(__file__).parent / "data"
+SAMPLE_WET = DATA / "sample" / "wet"
+SAMPLE_GLOB = str(SAMPLE_WET / "*.warc.wet.gz")
+MODEL_LANGS = ("de", "en", "fr")
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory) -> Path:
+    """CCNet-layout models for de/en/fr, trained by `llamapipe lm-train` on the bundled reference text."""
+    out = tmp_path_factory.mktemp("models")
+    for lang in MODEL_LANGS:
+        rc = cli.main(["lm-train", "--lang", lang, "--text", str(DATA / "reference" / f"{lang}.txt.gz"),
+                       "--out", str(out), "--vocab-size", "4000"])
+        assert rc == 0
+    return out
+
+
+def run_ccnet(out: Path, inputs: list[str], models: Path | None, *extra: str) -> int:
+    args = ["ccnet", "--output", str(out)]
+    for pattern in inputs:
+        args += ["--input", pattern]
+    if models is not None:
+        args += ["--models", str(models)]
+    return cli.main(args + list(extra))
+
+
+def read_stats(out: Path) -> dict:
+    return json.loads((out / "_stats.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory, models_dir) -> Path:
+    """The sample through the whole pipeline with two worker processes."""
+    out = tmp_path_factory.mktemp("run") / "out"
+    assert run_ccnet(out, [SAMPLE_GLOB], models_dir, "--workers", "2") == 0
+    return out

@@ -1,0 +1,66 @@
+"""CCNet normalisation and line hashing against hand-checked cases of cc_net's rules."""
+import hashlib
+
+import numpy as np
+import pytest
+
+from corpus.normalize import normalize, normalize_for_dedup
+from dedup.lines import apply_line_dedup, decide_duplicates, first_occurrences, line_hash, line_hashes
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("  Hello World  ", "hello world"),
+    ("Version 2023.10 released", "version 0000.00 released"),
+    ("０２３ | 456", "000 | 000"),                       # Unicode digits count as digits
+    ("Hello, world! (ASCII) [kept]", "hello, world! (ascii) [kept]"),  # ASCII punctuation kept
+    ("Café crème à l'été", "café crème à l'été"),       # accents kept for dedup
+    ("Bonjour « monde »", "bonjour  monde "),           # Unicode punctuation removed
+    ("続きを読む。「はい」、", "続きを読むはい"),        # CJK punctuation removed
+    ("tab\there\x7fdel\x85nel", "tabheredelnel"),       # control characters removed
+    ("   ", ""),
+])
+def test_normalize_for_dedup(line, expected):
+    assert normalize_for_dedup(line) == expected
+
+
+def test_normalize_for_perplexity():
+    assert normalize("Élève 42 — «test»\n") == 'eleve 00  -  "test"'
+    assert normalize("Line one\nLine two") == "line oneline two"   # CCNet joins lines (newline is a control char)
+    assert normalize("¿Qué？ Sí！") == "¿que? si!"
+
+
+def test_line_hash_is_first_8_bytes_of_sha1_little_endian():
+    # sha1("hello world") = 2aae6c35c94fcfb4...; first 8 bytes read little-endian:
+    assert line_hash("  Hello World  ") == 0xB4CF4FC9356CAE2A
+    assert line_hash("") == int.from_bytes(hashlib.sha1(b"").digest()[:8], "little")
+    arr = line_hashes(["Hello world", "x", "HELLO WORLD"])
+    assert arr.dtype == np.uint64
+    assert arr.tolist() == [0xB4CF4FC9356CAE2A, line_hash("x"), 0xB4CF4FC9356CAE2A]
+
+
+def test_first_occurrences():
+    assert first_occurrences(np.array([5, 3, 5, 7, 3], dtype=np.uint64)).tolist() == [True, True, False, True, False]
+
+
+def test_decide_ccnet_removes_every_occurrence_of_shared_lines():
+    keys = np.array([0, 0, 1, 1, 2], dtype=np.int64)
+    hashes = np.array([10, 11, 10, 12, 13], dtype=np.uint64)
+    assert decide_duplicates(keys, hashes, "ccnet").tolist() == [True, False, True, False, False]
+
+
+def test_decide_keep_first_keeps_earliest_document():
+    keys = np.array([5, 2, 9, 2], dtype=np.int64)
+    hashes = np.array([10, 10, 10, 11], dtype=np.uint64)
+    assert decide_duplicates(keys, hashes, "keep-first").tolist() == [True, False, True, False]
+
+
+def test_decide_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="unknown line dedup mode"):
+        decide_duplicates(np.zeros(1, np.int64), np.zeros(1, np.uint64), "fuzzy")
+
+
+def test_apply_line_dedup_keeps_first_in_document_and_drops_global():
+    lines = ["a", "b", "A", "c", "b"]
+    hashes = line_hashes(lines)
+    assert apply_line_dedup(lines, hashes, set()) == ["a", "b", "c"]
+    assert apply_line_dedup(lines, hashes, {line_hash("c")}) == ["a", "b"]
