@@ -60,7 +60,7 @@ def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dic
     for item in read_wet(data, path):
         if isinstance(item, Fault):
             if cfg.strict:
-                raise MalformedInput(f"MalformedInput: {path} at byte {item.offset}: {item.error}")
+                raise MalformedInput(f"{path} at byte {item.offset}: {item.error}")
             if stats is not None:
                 st.add_malformed(stats, path, item.offset, item.error)
             continue

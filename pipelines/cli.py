@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from corpus.wet import MalformedInput
+
 EXIT_BAD_INPUT = 2
 
 
@@ -120,11 +122,14 @@ def run_ccnet(args, beam_args: list[str]) -> int:
 
 
 def _malformed_message(exc: BaseException) -> Optional[str]:
-    """The MalformedInput line inside a (possibly Beam-wrapped) exception, if any."""
+    """The MalformedInput message inside a (possibly Beam-wrapped) exception, if any."""
+    if isinstance(exc, MalformedInput):
+        return str(exc)
+    marker = f"{MalformedInput.__module__}.{MalformedInput.__name__}: "
     for line in str(exc).splitlines():
-        idx = line.find("MalformedInput: ")
+        idx = line.find(marker)
         if idx >= 0:
-            return line[idx + len("MalformedInput: "):].strip()
+            return line[idx + len(marker):].split(" [while running")[0].strip()
     return None
 
 

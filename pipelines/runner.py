@@ -10,7 +10,7 @@ import os
 from typing import Optional
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions, SdkHarnessOptions,
+from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions, WorkerOptions,
                                                   StandardOptions)
 
 LOCAL_RUNNERS = (None, "DirectRunner", "FnApiRunner")
@@ -27,7 +27,7 @@ def pipeline_options(beam_args: list[str], workers: Optional[int] = None) -> Pip
             direct.direct_num_workers = workers
         elif not direct.direct_num_workers:
             direct.direct_num_workers = os.cpu_count() or 1
-    harness = opts.view_as(SdkHarnessOptions)
+    harness = opts.view_as(WorkerOptions)
     if not harness.default_sdk_harness_log_level:
         harness.default_sdk_harness_log_level = "WARNING"
     return opts
