@@ -9,7 +9,9 @@ Two flavours, as cc_net/text_normalizer.py defines them:
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from typing import Optional
 
 # CCNet's fixed table of Unicode punctuation and its ASCII replacement.
 UNICODE_PUNCT: dict[str, str] = {
@@ -24,7 +26,10 @@ _UNICODE_PUNCT_CLASS = "".join(re.escape(c) for c in UNICODE_PUNCT)
 _DIGIT_RE = re.compile(r"\d")
 _CONTROL_RE = re.compile(f"[{re.escape(_CONTROL_CHARS)}]")
 _PUNCT_OR_CONTROL_RE = re.compile(f"[{_UNICODE_PUNCT_CLASS}{re.escape(_CONTROL_CHARS)}]")
+_PUNCT_OR_CONTROL_BUT_NEWLINE_RE = re.compile(
+    f"[{_UNICODE_PUNCT_CLASS}{re.escape(_CONTROL_CHARS.replace(chr(10), ''))}]")
 _PUNCT_TABLE = str.maketrans(UNICODE_PUNCT)
+_NONSPACING_MARKS: Optional[dict[int, None]] = None
 
 
 def normalize_for_dedup(line: str) -> str:
@@ -36,10 +41,28 @@ def normalize_for_dedup(line: str) -> str:
     return _PUNCT_OR_CONTROL_RE.sub("", line)
 
 
+def normalize_lines_for_dedup(lines: list[str]) -> list[str]:
+    """`normalize_for_dedup` of each line, done on the joined text in a few C-level passes."""
+    if not lines:
+        return []
+    joined = "\n".join(line.strip() for line in lines).lower()
+    return _PUNCT_OR_CONTROL_BUT_NEWLINE_RE.sub("", _DIGIT_RE.sub("0", joined)).split("\n")
+
+
+def _nonspacing_marks() -> dict[int, None]:
+    """Translation table deleting every Unicode nonspacing mark (category Mn); built once."""
+    global _NONSPACING_MARKS
+    if _NONSPACING_MARKS is None:
+        _NONSPACING_MARKS = {cp: None for cp in range(sys.maxunicode + 1)
+                             if unicodedata.category(chr(cp)) == "Mn"}
+    return _NONSPACING_MARKS
+
+
 def strip_accents(text: str) -> str:
-    """Remove combining marks after NFD decomposition (é -> e)."""
-    nfd = unicodedata.normalize("NFD", text)
-    return "".join(c for c in nfd if unicodedata.category(c) != "Mn")
+    """Remove combining marks after NFD decomposition (é -> e), as CCNet (no recomposition)."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFD", text).translate(_nonspacing_marks())
 
 
 def normalize(text: str) -> str:

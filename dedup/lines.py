@@ -11,11 +11,9 @@ Modes:
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
-
 import numpy as np
 
-from corpus.normalize import normalize_for_dedup
+from corpus.normalize import normalize_for_dedup, normalize_lines_for_dedup
 
 MODES = ("ccnet", "keep-first")
 
@@ -26,10 +24,10 @@ def line_hash(line: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def line_hashes(lines: Iterable[str]) -> np.ndarray:
+def line_hashes(lines: list[str]) -> np.ndarray:
     """uint64 hashes of lines, in order (one C-level buffer; no per-line Python ints kept)."""
-    digests = b"".join(hashlib.sha1(normalize_for_dedup(l).encode("utf-8")).digest()[:8]
-                       for l in lines)
+    sha1 = hashlib.sha1
+    digests = b"".join(sha1(l.encode("utf-8")).digest()[:8] for l in normalize_lines_for_dedup(lines))
     return np.frombuffer(digests, dtype="<u8").astype(np.uint64, copy=False)
 
 

@@ -64,3 +64,29 @@ def test_apply_line_dedup_keeps_first_in_document_and_drops_global():
     hashes = line_hashes(lines)
     assert apply_line_dedup(lines, hashes, set()) == ["a", "b", "c"]
     assert apply_line_dedup(lines, hashes, {line_hash("c")}) == ["a", "b"]
+
+
+def test_batched_dedup_normalisation_equals_per_line():
+    from hypothesis import given, settings, strategies as text_st
+
+    from corpus.normalize import normalize_lines_for_dedup
+
+    tricky = ["  A\tB\r", "İstanbul 12", "« x »", "\x85 nel \x1c", "\u2028sep", "", "   ", "Ǆ", "ß ẞ"]
+    assert normalize_lines_for_dedup(tricky) == [normalize_for_dedup(l) for l in tricky]
+
+    @settings(max_examples=300, deadline=None)
+    @given(text_st.lists(text_st.text(alphabet=text_st.characters(blacklist_characters="\n")), max_size=8))
+    def check(lines):
+        assert normalize_lines_for_dedup(lines) == [normalize_for_dedup(l) for l in lines]
+
+    check()
+
+
+def test_fast_strip_accents_equals_reference():
+    import unicodedata
+
+    from corpus.normalize import strip_accents
+
+    for text in ["Élève à Noël", "ascii only", "Tiếng Việt", "한국어", "日本語のテキスト", "naïve café ǅ"]:
+        ref = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+        assert strip_accents(text) == ref
