@@ -10,7 +10,8 @@ import time
 from corpus.shards import documents_parquet
 from filters.lid import LanguageIdentifier, default_lid_model
 from filters.perplexity import MultiLanguageScorer
-from pipelines.ccnet_steps import CCNetConfig, drops_by_document, file_line_hashes, process_file, shard_drops
+from pipelines.ccnet_steps import (CCNetConfig, dedup_pairs, drops_by_document, file_line_hashes, process_file,
+                                   shard_drops)
 
 
 def main() -> None:
@@ -22,17 +23,19 @@ def main() -> None:
     cfg = CCNetConfig()
     lid = LanguageIdentifier(default_lid_model())
     scorer = MultiLanguageScorer(args.models)
-    parts = []
+    parts, hashes = [], []
     for idx, path in enumerate(args.files):
         with open(path, "rb") as f:
-            parts.append(file_line_hashes(f.read(), path, idx, cfg))
+            hashes.append(file_line_hashes(f.read(), path, cfg))
+        parts.append(dedup_pairs(hashes[-1], idx))
     drops: dict[int, list] = {}
     for file_idx, pair in shard_drops(parts, cfg.line_dedup):
         drops.setdefault(file_idx, []).append(pair)
     kept = scored = 0
     for idx, path in enumerate(args.files):
         with open(path, "rb") as f:
-            result = process_file(f.read(), path, cfg, drops_by_document(drops.get(idx, [])), lid, scorer)
+            result = process_file(f.read(), path, cfg, drops_by_document(drops.get(idx, [])), lid, scorer,
+                                  hashes[idx])
         documents_parquet(result.documents)
         kept += len(result.documents)
         scored += sum(d.perplexity is not None for d in result.documents)

@@ -43,9 +43,9 @@ class Document:
 
     def to_row(self) -> dict[str, Any]:
         """Parquet row: the Document fields with `meta` as a JSON string (sorted keys, stable bytes)."""
-        row = dataclasses.asdict(self)
-        row["meta"] = json.dumps(self.meta, sort_keys=True, ensure_ascii=False)
-        return row
+        return {"id": self.id, "source": self.source, "url": self.url, "date": self.date, "text": self.text,
+                "lang": self.lang, "lang_score": self.lang_score, "perplexity": self.perplexity,
+                "bucket": self.bucket, "meta": json.dumps(self.meta, sort_keys=True, ensure_ascii=False)}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Document":

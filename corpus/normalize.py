@@ -9,7 +9,6 @@ Two flavours, as cc_net/text_normalizer.py defines them:
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from typing import Optional
 
@@ -30,6 +29,8 @@ _PUNCT_OR_CONTROL_BUT_NEWLINE_RE = re.compile(
     f"[{_UNICODE_PUNCT_CLASS}{re.escape(_CONTROL_CHARS.replace(chr(10), ''))}]")
 _PUNCT_TABLE = str.maketrans(UNICODE_PUNCT)
 _NONSPACING_MARKS: Optional[dict[int, None]] = None
+# Every Mn code point lies in these ranges (none below U+0300, none in the CJK/private planes).
+_MN_BLOCKS = (range(0x300, 0x20000), range(0xE0000, 0xE1000))
 
 
 def normalize_for_dedup(line: str) -> str:
@@ -53,7 +54,7 @@ def _nonspacing_marks() -> dict[int, None]:
     """Translation table deleting every Unicode nonspacing mark (category Mn); built once."""
     global _NONSPACING_MARKS
     if _NONSPACING_MARKS is None:
-        _NONSPACING_MARKS = {cp: None for cp in range(sys.maxunicode + 1)
+        _NONSPACING_MARKS = {cp: None for block in _MN_BLOCKS for cp in block
                              if unicodedata.category(chr(cp)) == "Mn"}
     return _NONSPACING_MARKS
 

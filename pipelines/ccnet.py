@@ -11,12 +11,12 @@ Stages (all keyed by input file or by hash shard, so no worker ever holds the co
 """
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsDict, AsList, AsSingleton
 
 from corpus import shards
@@ -24,22 +24,22 @@ from corpus import stats as st
 from corpus.document import table_to_documents
 from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_bucket, compute_cutoffs
 from pipelines import fileio
-from pipelines.ccnet_steps import (CCNetConfig, drops_by_document, file_line_hashes, process_file,
-                                   shard_drops, split_by_shard)
-
-LOG = logging.getLogger("llamapipe.ccnet")
-
+from pipelines.ccnet_steps import (CCNetConfig, FileHashes, dedup_pairs, drops_by_document, file_line_hashes,
+                                   process_file, shard_drops, split_by_shard)
 
 class HashLinesFn(beam.DoFn):
-    """(file index, path) -> (hash shard, (document keys, line hashes))."""
+    """(file index, path) -> (hash shard, (document keys, line hashes)); keeps the hashes for pass 2."""
 
-    def __init__(self, cfg: CCNetConfig):
+    def __init__(self, cfg: CCNetConfig, temp_dir: str):
         self.cfg = cfg
+        self.temp_dir = temp_dir
 
     def process(self, item: tuple[int, str]):
         file_idx, path = item
-        keys, hashes = file_line_hashes(fileio.read_bytes(path), path, file_idx, self.cfg)
-        yield from split_by_shard(keys, hashes, self.cfg.dedup_shards)
+        hashes = file_line_hashes(fileio.read_bytes(path), path, self.cfg)
+        fileio.write_atomic(_temp_hashes(self.temp_dir, file_idx), hashes.to_bytes())
+        keys, unique_hashes = dedup_pairs(hashes, file_idx)
+        yield from split_by_shard(keys, unique_hashes, self.cfg.dedup_shards)
 
 
 class DecideDuplicatesFn(beam.DoFn):
@@ -77,17 +77,32 @@ class ProcessFileFn(beam.DoFn):
             return
         path = paths[0]
         drops = drops_by_document(list(grouped["drops"]))
-        result = process_file(fileio.read_bytes(path), path, self.cfg, drops, self.lid, self.scorer)
+        hashes = FileHashes.from_bytes(fileio.read_bytes(_temp_hashes(self.temp_dir, file_idx)))
+        result = process_file(fileio.read_bytes(path), path, self.cfg, drops, self.lid, self.scorer, hashes)
         fileio.write_atomic(_temp_docs(self.temp_dir, file_idx), shards.documents_parquet(result.documents))
+        _report_counters(result.stats)
         yield beam.pvalue.TaggedOutput("stats", result.stats)
         for lang, values in result.perplexities.items():
             yield beam.pvalue.TaggedOutput("perplexity", (lang, np.asarray(values, dtype=np.float64)))
         yield file_idx
 
 
+def _report_counters(stats: dict) -> None:
+    """Mirror a file's document counters into Beam metrics (visible in runner UIs while running)."""
+    docs = stats["documents"]
+    Metrics.counter("ccnet", "documents_read").inc(docs["read"])
+    Metrics.counter("ccnet", "documents_written").inc(docs["written"])
+    for reason, n in docs["dropped"].items():
+        Metrics.counter("ccnet", f"documents_dropped_{reason}").inc(n)
+
+
 class _NoScorer:
     def has(self, lang):
         return False
+
+
+def _temp_hashes(temp_dir: str, file_idx: int) -> str:
+    return fileio.join(temp_dir, "hashes", f"{file_idx:05d}.npz")
 
 
 def _temp_docs(temp_dir: str, file_idx: int) -> str:
@@ -164,7 +179,7 @@ def build_pipeline(p: beam.Pipeline, files: list[str], out: str, cfg: CCNetConfi
     indexed = list(enumerate(files))
     file_pc = p | "Files" >> beam.Create(indexed) | "SpreadFiles" >> beam.Reshuffle()
     drops = (file_pc
-             | "HashLines" >> beam.ParDo(HashLinesFn(cfg))
+             | "HashLines" >> beam.ParDo(HashLinesFn(cfg, temp_dir))
              | "GroupByHashShard" >> beam.GroupByKey()
              | "DecideDuplicates" >> beam.ParDo(DecideDuplicatesFn(cfg.line_dedup)))
     processed = ({"file": file_pc, "drops": drops}

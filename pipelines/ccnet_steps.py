@@ -6,6 +6,7 @@ shard, then process each file (apply dedup, LID, perplexity), then bucket and wr
 from __future__ import annotations
 
 import dataclasses
+import io
 from typing import Iterator, Optional
 
 import numpy as np
@@ -78,14 +79,49 @@ def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dic
         doc_ord += 1
 
 
-def file_line_hashes(data: bytes, path: str, file_idx: int, cfg: CCNetConfig
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """(document keys, line hashes) of a file, each hash once per document."""
-    keys, hashes = [], []
-    for doc_ord, doc in iter_documents(data, path, cfg):
-        h = np.unique(line_hashes(doc.text.split("\n")))
+@dataclasses.dataclass
+class FileHashes:
+    """Every line hash of a file's kept documents, in order, and each document's line count.
+
+    Pass 1 computes them for the dedup shuffle; pass 2 reuses them instead of hashing again.
+    """
+
+    line_counts: np.ndarray
+    hashes: np.ndarray
+
+    def per_document(self) -> list[np.ndarray]:
+        return np.split(self.hashes, np.cumsum(self.line_counts)[:-1]) if self.line_counts.size else []
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, line_counts=self.line_counts, hashes=self.hashes)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "FileHashes":
+        with np.load(io.BytesIO(data)) as z:
+            return cls(z["line_counts"], z["hashes"])
+
+
+def file_line_hashes(data: bytes, path: str, cfg: CCNetConfig) -> FileHashes:
+    """Line hashes of every document of a file that is long enough to keep."""
+    counts, hashes = [], []
+    for _, doc in iter_documents(data, path, cfg):
+        h = line_hashes(doc.text.split("\n"))
         hashes.append(h)
-        keys.append(np.full(h.size, doc_key(file_idx, doc_ord), dtype=np.int64))
+        counts.append(h.size)
+    if not hashes:
+        return FileHashes(np.zeros(0, np.int64), np.zeros(0, np.uint64))
+    return FileHashes(np.asarray(counts, dtype=np.int64), np.concatenate(hashes))
+
+
+def dedup_pairs(file_hashes: FileHashes, file_idx: int) -> tuple[np.ndarray, np.ndarray]:
+    """(document keys, hashes) with each hash once per document: the input of the dedup decision."""
+    keys, hashes = [], []
+    for doc_ord, h in enumerate(file_hashes.per_document()):
+        u = np.unique(h)
+        hashes.append(u)
+        keys.append(np.full(u.size, doc_key(file_idx, doc_ord), dtype=np.int64))
     if not hashes:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     return np.concatenate(keys), np.concatenate(hashes)
@@ -141,12 +177,14 @@ class FileResult:
 
 
 def process_file(data: bytes, path: str, cfg: CCNetConfig, drops: dict[int, set[int]],
-                 lid, scorer) -> FileResult:
+                 lid, scorer, file_hashes: Optional[FileHashes] = None) -> FileResult:
     """Line dedup, language ID and perplexity for the documents of one file.
 
     `lid` has `predict_one(text) -> (lang, score)`; `scorer` has `has(lang)` and
-    `perplexity(lang, text)` (filters.lid / filters.perplexity).
+    `perplexity(lang, text)` (filters.lid / filters.perplexity). `file_hashes` from pass 1
+    saves hashing the lines again.
     """
+    cached = file_hashes.per_document() if file_hashes is not None else None
     stats = st.empty_stats()
     kept: list[Document] = []
     perplexities: dict[str, list[float]] = {}
@@ -154,7 +192,8 @@ def process_file(data: bytes, path: str, cfg: CCNetConfig, drops: dict[int, set[
     for doc_ord, doc in iter_documents(data, path, cfg, stats):
         lines = doc.text.split("\n")
         n_lines, n_chars = len(lines), len(doc.text)
-        new_lines = apply_line_dedup(lines, line_hashes(lines), drops.get(doc_ord, empty))
+        hashes = cached[doc_ord] if cached is not None else line_hashes(lines)
+        new_lines = apply_line_dedup(lines, hashes, drops.get(doc_ord, empty))
         text = "\n".join(new_lines)
         st.count_dropped(stats, "duplicate_line", 0, n_lines - len(new_lines), n_chars - len(text))
         n_lines, n_chars = len(new_lines), len(text)

@@ -90,3 +90,13 @@ def test_fast_strip_accents_equals_reference():
     for text in ["Élève à Noël", "ascii only", "Tiếng Việt", "한국어", "日本語のテキスト", "naïve café ǅ"]:
         ref = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
         assert strip_accents(text) == ref
+
+
+def test_nonspacing_mark_blocks_cover_all_of_unicode():
+    import sys
+    import unicodedata
+
+    from corpus.normalize import _nonspacing_marks
+
+    every = {cp for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) == "Mn"}
+    assert set(_nonspacing_marks()) == every
