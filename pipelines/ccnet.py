@@ -24,6 +24,7 @@ from corpus import stats as st
 from corpus.document import table_to_documents
 from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_bucket, compute_cutoffs
 from pipelines import fileio
+from pipelines.memory import pin_mmap_threshold
 from pipelines.ccnet_steps import (CCNetConfig, FileHashes, dedup_pairs, drops_by_document, file_line_hashes,
                                    process_file, shard_drops, split_by_shard)
 
@@ -33,6 +34,9 @@ class HashLinesFn(beam.DoFn):
     def __init__(self, cfg: CCNetConfig, temp_dir: str):
         self.cfg = cfg
         self.temp_dir = temp_dir
+
+    def setup(self):
+        pin_mmap_threshold()
 
     def process(self, item: tuple[int, str]):
         file_idx, path = item
@@ -66,6 +70,7 @@ class ProcessFileFn(beam.DoFn):
         from filters.lid import LanguageIdentifier, default_lid_model
         from filters.perplexity import MultiLanguageScorer
 
+        pin_mmap_threshold()
         self.lid = LanguageIdentifier(self.lid_model or default_lid_model())
         self.scorer = _NoScorer() if not self.models_dir else MultiLanguageScorer(
             self.models_dir, list(self.cfg.langs) if self.cfg.langs else None)
