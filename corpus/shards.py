@@ -31,16 +31,27 @@ def part_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
-    """zstd Parquet of `table`; the same table always gives the same bytes."""
+def parquet_bytes(table: pa.Table, compression: str = "zstd") -> bytes:
+    """Parquet of `table` (zstd for shards; "none" for scratch files); same table, same bytes."""
     buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd", row_group_size=ROW_GROUP_ROWS,
+    pq.write_table(table, buf, compression=compression, row_group_size=ROW_GROUP_ROWS,
                    write_statistics=True, store_schema=True)
     return buf.getvalue()
 
 
-def documents_parquet(docs: list[Document]) -> bytes:
-    return parquet_bytes(documents_to_table(docs))
+def documents_parquet(docs: list[Document], compression: str = "zstd") -> bytes:
+    return parquet_bytes(documents_to_table(docs), compression)
+
+
+def split_partitions(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """(lang=xx/bucket=yy, rows) for each partition present in `table`, in path order, rows in order."""
+    keys = [partition_dir(l, b) for l, b in zip(table.column("lang").to_pylist(),
+                                                 table.column("bucket").to_pylist())]
+    out = []
+    for key in sorted(set(keys)):
+        mask = pa.array([k == key for k in keys])
+        out.append((key, table.filter(mask)))
+    return out
 
 
 def read_parquet_bytes(data: bytes) -> pa.Table:

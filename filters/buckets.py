@@ -74,3 +74,9 @@ def assign_bucket(perplexity: Optional[float], lang: Optional[str],
     if perplexity < row[PERCENTILE_TAIL]:
         return "middle"
     return "tail"
+
+
+def assign_buckets(perplexities: list[Optional[float]], langs: list[Optional[str]],
+                   cutoffs: dict[str, list[float]]) -> list[str]:
+    """`assign_bucket` for columns of documents."""
+    return [assign_bucket(p, l, cutoffs) for p, l in zip(perplexities, langs)]

@@ -16,13 +16,13 @@ from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsDict, AsList, AsSingleton
 
 from corpus import shards
 from corpus import stats as st
-from corpus.document import table_to_documents
-from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_bucket, compute_cutoffs
+from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_buckets, compute_cutoffs
 from pipelines import fileio
 from pipelines.memory import pin_mmap_threshold
 from pipelines.ccnet_steps import (CCNetConfig, FileHashes, dedup_pairs, drops_by_document, file_line_hashes,
@@ -84,7 +84,8 @@ class ProcessFileFn(beam.DoFn):
         drops = drops_by_document(list(grouped["drops"]))
         hashes = FileHashes.from_bytes(fileio.read_bytes(_temp_hashes(self.temp_dir, file_idx)))
         result = process_file(fileio.read_bytes(path), path, self.cfg, drops, self.lid, self.scorer, hashes)
-        fileio.write_atomic(_temp_docs(self.temp_dir, file_idx), shards.documents_parquet(result.documents))
+        fileio.write_atomic(_temp_docs(self.temp_dir, file_idx),
+                            shards.documents_parquet(result.documents, compression="none"))
         _report_counters(result.stats)
         yield beam.pvalue.TaggedOutput("stats", result.stats)
         for lang, values in result.perplexities.items():
@@ -122,17 +123,14 @@ class WriteBucketsFn(beam.DoFn):
         self.temp_dir = temp_dir
 
     def process(self, file_idx: int, cutoffs: dict[str, list[float]]):
-        src = _temp_docs(self.temp_dir, file_idx)
-        docs = table_to_documents(shards.read_parquet_bytes(fileio.read_bytes(src)))
-        by_partition: dict[str, list] = {}
-        for doc in docs:
-            doc.bucket = assign_bucket(doc.perplexity, doc.lang, cutoffs)
-            by_partition.setdefault(shards.partition_dir(doc.lang, doc.bucket), []).append(doc)
-        for part_dir, part_docs in sorted(by_partition.items()):
+        table = shards.read_parquet_bytes(fileio.read_bytes(_temp_docs(self.temp_dir, file_idx)))
+        buckets = assign_buckets(table.column("perplexity").to_pylist(), table.column("lang").to_pylist(), cutoffs)
+        table = table.set_column(table.schema.get_field_index("bucket"), "bucket", pa.array(buckets, pa.string()))
+        for part_dir, part in shards.split_partitions(table):
             rel = f"{part_dir}/{shards.part_name(file_idx)}"
-            data = shards.documents_parquet(part_docs)
+            data = shards.parquet_bytes(part)
             fileio.write_atomic(fileio.join(self.out, rel), data)
-            yield shards.manifest_entry(rel, data, len(part_docs))
+            yield shards.manifest_entry(rel, data, part.num_rows)
 
 
 def merge_stats_fn(parts: Iterable[dict]) -> dict:
