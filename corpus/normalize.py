@@ -27,7 +27,7 @@ _CONTROL_RE = re.compile(f"[{re.escape(_CONTROL_CHARS)}]")
 _PUNCT_OR_CONTROL_RE = re.compile(f"[{_UNICODE_PUNCT_CLASS}{re.escape(_CONTROL_CHARS)}]")
 _PUNCT_OR_CONTROL_BUT_NEWLINE_RE = re.compile(
     f"[{_UNICODE_PUNCT_CLASS}{re.escape(_CONTROL_CHARS.replace(chr(10), ''))}]")
-_PUNCT_TABLE = str.maketrans(UNICODE_PUNCT)
+_UNICODE_PUNCT_RE = re.compile(f"[{_UNICODE_PUNCT_CLASS}]")
 _NONSPACING_MARKS: Optional[dict[int, None]] = None
 # Every Mn code point lies in these ranges (none below U+0300, none in the CJK/private planes).
 _MN_BLOCKS = (range(0x300, 0x20000), range(0xE0000, 0xE1000))
@@ -66,6 +66,10 @@ def strip_accents(text: str) -> str:
     return unicodedata.normalize("NFD", text).translate(_nonspacing_marks())
 
 
+def _replace_punct(match: re.Match) -> str:
+    return UNICODE_PUNCT[match.group()]
+
+
 def normalize(text: str) -> str:
     """CCNet's normalisation before SentencePiece + KenLM scoring (also used to train them)."""
     text = text.strip()
@@ -73,5 +77,5 @@ def normalize(text: str) -> str:
         return text
     text = strip_accents(text.lower())
     text = _DIGIT_RE.sub("0", text)
-    text = text.translate(_PUNCT_TABLE)
+    text = _UNICODE_PUNCT_RE.sub(_replace_punct, text)
     return _CONTROL_RE.sub("", text)
