@@ -204,6 +204,8 @@ def main() -> None:
         f"{mb_of(files):.0f} MB of text. Work: parse, min length 300, line dedup over the whole corpus "
         f"(ccnet mode), fastText lid.176 (threshold 0.5), SentencePiece+KenLM perplexity for "
         f"{', '.join(langs)} (same models for all); llamapipe also buckets and writes Parquet shards. "
+        f"fastText inference is built for the CPU (-march=native) in both: cc_net's fasttext 0.9.3 "
+        f"compiles that way, llamapipe's `make setup` rebuilds fasttext-predict so. "
         f"One run, {time.strftime('%Y-%m-%d')}.",
         "",
         "| system | documents | text MB | wall s | cores | docs/s | MB/s | MB/s per core | peak RSS GB (all processes) | launcher GB | largest worker GB |",
