@@ -73,6 +73,14 @@ def ensure_build_deps() -> None:
                    check=True, env=env)
 
 
+def _run_logged(cmd: list[str], cwd: Path) -> None:
+    """Run a build step quietly; on failure show the end of its output and stop."""
+    res = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if res.returncode != 0:
+        tail = "\n".join(res.stdout.splitlines()[-40:])
+        sys.exit(f"KenLM build step failed ({' '.join(cmd)}, exit {res.returncode}):\n{tail}")
+
+
 def build(jobs: int = 2) -> Path:
     """Build lmplz and build_binary into the cache (no-op when they are there)."""
     target = bin_dir()
@@ -90,10 +98,8 @@ def build(jobs: int = 2) -> Path:
         build_dir = src / "build"
         build_dir.mkdir()
         print(f"building KenLM {KENLM_VERSION} lmplz/build_binary (about a minute)...", flush=True)
-        subprocess.run(["cmake", "..", "-DCMAKE_BUILD_TYPE=Release", "-DKENLM_MAX_ORDER=6"],
-                       cwd=build_dir, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["make", f"-j{jobs}", *BINARIES], cwd=build_dir, check=True,
-                       stdout=subprocess.DEVNULL)
+        _run_logged(["cmake", "..", "-DCMAKE_BUILD_TYPE=Release", "-DKENLM_MAX_ORDER=6"], build_dir)
+        _run_logged(["make", f"-j{jobs}", *BINARIES], build_dir)
         staging = target.parent / (target.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)

@@ -65,9 +65,10 @@ class PerplexityScorer:
 class MultiLanguageScorer:
     """Per-language scorers, loaded lazily on first use of each language (once per worker)."""
 
-    def __init__(self, models_dir: str | Path, langs: Optional[list[str]] = None):
-        self.models_dir = Path(models_dir)
-        available = languages_with_models(self.models_dir)
+    def __init__(self, models_dir: Optional[str | Path], langs: Optional[list[str]] = None):
+        """Languages: those with both model files in `models_dir` (none without it), within `langs`."""
+        self.models_dir = Path(models_dir) if models_dir else None
+        available = languages_with_models(self.models_dir) if self.models_dir else []
         self.langs = sorted(set(available) & set(langs)) if langs is not None else available
         self._scorers: dict[str, PerplexityScorer] = {}
 

@@ -72,8 +72,7 @@ class ProcessFileFn(beam.DoFn):
 
         pin_mmap_threshold()
         self.lid = LanguageIdentifier(self.lid_model or default_lid_model())
-        self.scorer = _NoScorer() if not self.models_dir else MultiLanguageScorer(
-            self.models_dir, list(self.cfg.langs) if self.cfg.langs else None)
+        self.scorer = MultiLanguageScorer(self.models_dir, list(self.cfg.langs) if self.cfg.langs else None)
 
     def process(self, item):
         file_idx, grouped = item
@@ -100,11 +99,6 @@ def _report_counters(stats: dict) -> None:
     Metrics.counter("ccnet", "documents_written").inc(docs["written"])
     for reason, n in docs["dropped"].items():
         Metrics.counter("ccnet", f"documents_dropped_{reason}").inc(n)
-
-
-class _NoScorer:
-    def has(self, lang):
-        return False
 
 
 def _temp_hashes(temp_dir: str, file_idx: int) -> str:

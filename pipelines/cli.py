@@ -37,7 +37,8 @@ def _threshold(value: str) -> float:
 
 
 def add_ccnet_parser(sub) -> None:
-    p = sub.add_parser("ccnet", allow_abbrev=False, help="CommonCrawl WET -> deduplicated, language-tagged, bucketed shards",
+    p = sub.add_parser("ccnet", allow_abbrev=False,
+                       help="CommonCrawl WET -> deduplicated, language-tagged, bucketed shards",
                        description=(
                            "CCNet web pipeline: read WET files, remove duplicate lines across the whole "
                            "input, identify the language with fastText, score perplexity with "
@@ -146,7 +147,8 @@ def _malformed_message(exc: BaseException) -> Optional[str]:
 
 
 def add_lm_train_parser(sub) -> None:
-    p = sub.add_parser("lm-train", allow_abbrev=False, help="train MODELS/lm/LANG.sp.model and LANG.arpa.bin from reference text",
+    p = sub.add_parser("lm-train", allow_abbrev=False,
+                       help="train MODELS/lm/LANG.sp.model and LANG.arpa.bin from reference text",
                        description=(
                            "Train a language's perplexity models as CCNet did: CCNet normalisation, "
                            "SentencePiece unigram, 5-gram KenLM (lmplz) and build_binary. Writes "

@@ -8,6 +8,7 @@ import kenlm
 import pyarrow.parquet as pq
 import sentencepiece
 
+from corpus.document import table_to_documents
 from corpus.stats import check_accounting
 from dedup.lines import line_hashes
 from filters.buckets import read_cutoffs_csv, write_cutoffs_csv
@@ -96,5 +97,7 @@ def test_shards_are_readable_as_one_hive_dataset(sample_run):
                          exclude_invalid_files=True, ignore_prefixes=["_"])
     table = dataset.to_table(columns=["id", "lang", "bucket"])
     assert table.num_rows == read_stats(sample_run)["documents"]["written"]
-    meta = pq.read_metadata(next(sample_run.glob("lang=en/bucket=head/*.parquet")))
-    assert meta.row_group(0).column(0).compression == "ZSTD"
+    part = next(sample_run.glob("lang=en/bucket=head/*.parquet"))
+    assert pq.read_metadata(part).row_group(0).column(0).compression == "ZSTD"
+    docs = table_to_documents(pq.read_table(part))
+    assert docs and all(d.lang == "en" and d.bucket == "head" and "warc_record_id" in d.meta for d in docs)
