@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterable
@@ -57,6 +58,10 @@ def run_kenlm(pieces_file: Path, arpa: Path, binary: Path, order: int, memory: s
         raise RuntimeError(f"build_binary failed on {arpa}: {res.stderr.decode(errors='replace')[-2000:]}")
 
 
+def _say(message: str) -> None:
+    print(f"lm-train {message}", file=sys.stderr, flush=True)
+
+
 def train_language_models(lang: str, texts: list[str], out_dir: str | Path, vocab_size: int = 8000,
                           order: int = 5, memory: str = "20%", max_sentences: int = 2_000_000) -> tuple[Path, Path]:
     """Build MODELS/lm/<lang>.sp.model and <lang>.arpa.bin from reference text files."""
@@ -75,6 +80,7 @@ def train_language_models(lang: str, texts: list[str], out_dir: str | Path, voca
                 n_lines += 1
         if n_lines == 0:
             raise ValueError(f"reference text for {lang!r} ({', '.join(map(str, texts))}) has no usable lines")
+        _say(f"{lang}: {n_lines:,} normalised lines; training SentencePiece (unigram, {vocab_size} pieces)")
         prefix = tmpdir / lang
         train_sentencepiece(norm_file, prefix, vocab_size, max_sentences)
         import sentencepiece as spm
@@ -92,6 +98,7 @@ def train_language_models(lang: str, texts: list[str], out_dir: str | Path, voca
                 dst.writelines(" ".join(p) + "\n" for p in sp.encode(batch, out_type=str))
         arpa = tmpdir / f"{lang}.arpa"
         tmp_bin = tmpdir / f"{lang}.arpa.bin"
+        _say(f"{lang}: building the {order}-gram KenLM model (lmplz, build_binary)")
         run_kenlm(pieces_file, arpa, tmp_bin, order, memory)
         os.replace(str(prefix) + ".model", sp_path)
         os.replace(tmp_bin, lm_path)

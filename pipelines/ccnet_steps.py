@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 from typing import Iterator, Optional
 
 import numpy as np
@@ -17,6 +18,7 @@ from corpus.wet import Fault, MalformedInput, WetRecord, read_wet, warc_date
 from dedup.lines import apply_line_dedup, decide_duplicates, line_hashes
 
 DOC_ORD_BITS = 32
+LOG = logging.getLogger("llamapipe.ccnet")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +65,7 @@ def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dic
             if cfg.strict:
                 raise MalformedInput(f"{path} at byte {item.offset}: {item.error}")
             if stats is not None:
+                LOG.warning("malformed input: %s at byte %d: %s", path, item.offset, item.error)
                 st.add_malformed(stats, path, item.offset, item.error)
             continue
         doc = record_to_document(item, cfg.source)
