@@ -30,19 +30,23 @@ def tokens(text: str) -> list[str]:
 
 
 def shingles(text: str, n: int = 5) -> list[bytes]:
-    """Distinct word n-grams (UTF-8, words joined by one space); a shorter text is one shingle."""
+    """Word n-grams (UTF-8, words joined by one space); a shorter text is one shingle.
+
+    Repeated n-grams may appear more than once: a set's MinHash does not change.
+    """
     words = tokens(text)
     if not words:
         return []
     if len(words) <= n:
         return [" ".join(words).encode("utf-8")]
-    return list(dict.fromkeys(" ".join(words[i:i + n]).encode("utf-8") for i in range(len(words) - n + 1)))
+    grams = map(" ".join, zip(*(words[i:] for i in range(n))))
+    return "\n".join(grams).encode("utf-8").split(b"\n")
 
 
 def sha1_hash32(items: Iterable[bytes]) -> np.ndarray:
     """datasketch.hashfunc.sha1_hash32 of each item: first 4 bytes of SHA-1, little-endian."""
     sha1 = hashlib.sha1
-    return np.frombuffer(b"".join(sha1(s).digest()[:4] for s in items), dtype="<u4").astype(np.uint32)
+    return np.frombuffer(b"".join([sha1(s).digest()[:4] for s in items]), dtype="<u4").astype(np.uint32)
 
 
 def _fmix32(hv: np.ndarray) -> np.ndarray:

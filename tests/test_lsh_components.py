@@ -1,0 +1,85 @@
+"""LSH banding, candidate verification and star-contraction connected components."""
+import random
+
+import numpy as np
+import pytest
+
+from dedup.components import components, labels_from_stars
+from dedup.lsh import band_keys, bucket_candidates, choose_bands, collision_probability, verified
+from dedup.minhash import MinHasher
+
+
+def _union_find(edges, nodes):
+    parent = {n: n for n in nodes}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+    for u, v in edges:
+        a, b = find(u), find(v)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {n: find(n) for n in nodes}
+
+
+def test_bands_chosen_for_recall():
+    bands, rows = choose_bands(128, 0.6)
+    assert (bands, rows) == (21, 6) and bands * rows <= 128
+    assert collision_probability(0.8, bands, rows) > 0.99      # datasketch's 9x13 at 0.8: ~0.40
+    assert collision_probability(0.3, bands, rows) < 0.05
+    with pytest.raises(ValueError):
+        choose_bands(128, 1.5)
+
+
+def test_near_copy_collides_and_verifies_unrelated_does_not():
+    hasher = MinHasher()
+    words = [f"word{i}" for i in range(400)]
+    a = " ".join(words)
+    b = " ".join(words[:200] + ["edited"] + words[201:])
+    c = " ".join(f"other{i}" for i in range(400))
+    sa, sb, sc = (hasher.text_signature(t) for t in (a, b, c))
+    bands, rows = choose_bands(128, 0.6)
+    assert set(band_keys(sa, bands, rows)) & set(band_keys(sb, bands, rows))
+    assert verified(sa, sb, 0.8)
+    assert not set(band_keys(sa, bands, rows)) & set(band_keys(sc, bands, rows))
+    assert not verified(sa, sc, 0.8)
+
+
+def test_unrelated_documents_sharing_a_bucket_are_not_merged():
+    hasher = MinHasher(num_perm=128)
+    a = hasher.text_signature(" ".join(f"a{i}" for i in range(300)))
+    b = hasher.text_signature(" ".join(f"b{i}" for i in range(300)))
+    bands, rows = choose_bands(128, 0.6)
+    b[:rows] = a[:rows]                # force a collision in band 0
+    assert band_keys(a, bands, rows)[0] == band_keys(b, bands, rows)[0]
+    assert not verified(a, b, 0.8)
+
+
+def test_bucket_candidates_small_and_large():
+    assert bucket_candidates(["c", "a", "b", "a"]) == [("a", "b"), ("a", "c"), ("b", "c")]
+    big = [f"d{i:03d}" for i in range(100)]
+    star = bucket_candidates(big)
+    assert len(star) == 99 and all(p[0] == "d000" for p in star)
+
+
+def test_chain_is_one_component():
+    labels = components([("A", "B"), ("B", "C"), ("X", "Y")])
+    assert labels == {"A": "A", "B": "A", "C": "A", "X": "X", "Y": "X"}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_components_match_union_find_on_random_graphs(seed):
+    rng = random.Random(seed)
+    nodes = list(range(300))
+    edges = [(rng.choice(nodes), rng.choice(nodes)) for _ in range(250)]
+    edges += [(i, i + 1) for i in range(100, 160)]      # a long path
+    labels = components(edges)
+    truth = _union_find([e for e in edges if e[0] != e[1]], nodes)
+    for n, lab in labels.items():
+        assert lab == truth[n]
+
+
+def test_labels_from_stars():
+    assert labels_from_stars([(3, 1), (2, 1), (9, 5)]) == {1: 1, 2: 1, 3: 1, 5: 5, 9: 5}
