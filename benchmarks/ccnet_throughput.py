@@ -192,7 +192,6 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     import apache_beam
-    import kenlm  # noqa: F401
     import sentencepiece
     ours, theirs = rows[0]["mb_s_core"], rows[-1]["mb_s_core"]
     lines = [

@@ -53,6 +53,7 @@ class Document:
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in row.items() if k in fields}
         values["meta"] = json.loads(values.get("meta") or "{}")
+        values.setdefault("source", "unknown")
         return cls(**values)
 
 

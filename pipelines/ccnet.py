@@ -11,19 +11,18 @@ Stages (all keyed by input file or by hash shard, so no worker ever holds the co
 """
 from __future__ import annotations
 
-import os
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import AsDict, AsList, AsSingleton
+from apache_beam.pvalue import AsDict
 
 from corpus import shards
-from corpus import stats as st
 from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_buckets, compute_cutoffs
 from pipelines import fileio
+from pipelines.commit import commit
 from pipelines.memory import pin_mmap_threshold
 from pipelines.ccnet_steps import (CCNetConfig, FileHashes, dedup_pairs, drops_by_document, file_line_hashes,
                                    process_file, shard_drops, split_by_shard)
@@ -127,42 +126,9 @@ class WriteBucketsFn(beam.DoFn):
             yield shards.manifest_entry(rel, data, part.num_rows)
 
 
-def merge_stats_fn(parts: Iterable[dict]) -> dict:
-    return st.merge_stats(list(parts))
-
-
 def cutoffs_of(item: tuple[str, Iterable[np.ndarray]]) -> tuple[str, list[float]]:
     lang, arrays = item
     return lang, compute_cutoffs({lang: np.concatenate(list(arrays))})[lang]
-
-
-class CommitFn(beam.DoFn):
-    """Write _stats.json, _manifest.json, then _SUCCESS; remove the temporary folder."""
-
-    def __init__(self, out: str, temp_dir: str, run_info: dict[str, Any]):
-        self.out = out
-        self.temp_dir = temp_dir
-        self.run_info = run_info
-
-    def process(self, _, stats: dict, manifest: list[dict], cutoffs: dict[str, list[float]]):
-        stats = dict(stats)
-        partitions: dict[str, int] = {}
-        for e in manifest:
-            part = e["path"].rsplit("/", 1)[0]
-            partitions[part] = partitions.get(part, 0) + e["rows"]
-        stats["partitions"] = partitions
-        stats["bucket_cutoffs"] = {lang: {"head_below": row[PERCENTILE_HEAD], "tail_from": row[PERCENTILE_TAIL]}
-                                   for lang, row in cutoffs.items()}
-        stats["config"] = self.run_info
-        stats = st.sort_keys(stats)
-        problems = st.check_accounting(stats)
-        if problems:
-            raise RuntimeError("accounting invariant broken: " + "; ".join(problems))
-        fileio.write_atomic(fileio.join(self.out, shards.STATS_FILE), shards.json_bytes(stats))
-        fileio.write_atomic(fileio.join(self.out, shards.MANIFEST_FILE), shards.manifest_bytes(manifest))
-        fileio.delete_tree(self.temp_dir)
-        fileio.write_atomic(fileio.join(self.out, shards.SUCCESS_FILE), b"")
-        yield stats
 
 
 def build_pipeline(p: beam.Pipeline, files: list[str], out: str, cfg: CCNetConfig,
@@ -192,29 +158,12 @@ def build_pipeline(p: beam.Pipeline, files: list[str], out: str, cfg: CCNetConfi
         cutoffs = p | "FixedCutoffs" >> beam.Create(sorted(fixed_cutoffs.items()))
     manifest = processed.files | "WriteBuckets" >> beam.ParDo(WriteBucketsFn(out, temp_dir),
                                                                cutoffs=AsDict(cutoffs))
-    stats = processed.stats | "MergeStats" >> beam.CombineGlobally(merge_stats_fn)
     run_info = {"files": len(files), "langs": list(cfg.langs) if cfg.langs else None,
                 "lid_threshold": cfg.lid_threshold, "min_length": cfg.min_length,
                 "line_dedup": cfg.line_dedup, "bucket_cutoffs": "auto" if fixed_cutoffs is None else "file"}
-    (p
-     | "CommitTrigger" >> beam.Create([None])
-     | "Commit" >> beam.ParDo(CommitFn(out, temp_dir, run_info), stats=AsSingleton(stats),
-                              manifest=AsList(manifest), cutoffs=AsDict(cutoffs)))
-
-
-def prepare_output(out: str, overwrite: bool) -> None:
-    """Refuse a finished OUT without --overwrite; clear what an earlier (killed) run left."""
-    success = fileio.join(out, shards.SUCCESS_FILE)
-    if fileio.exists(success) and not overwrite:
-        raise FileExistsError(f"{out} already holds a finished run ({shards.SUCCESS_FILE} exists); "
-                              f"pass --overwrite to replace it")
-    if "://" in out or not os.path.isdir(out):
-        return
-    ours = {shards.STATS_FILE, shards.MANIFEST_FILE, shards.SUCCESS_FILE, shards.TEMP_DIR}
-    entries = os.listdir(out)
-    foreign = [e for e in entries if e not in ours and not e.startswith("lang=")]
-    if foreign:
-        raise FileExistsError(f"{out} is not empty and holds files that are not llamapipe output "
-                              f"({', '.join(sorted(foreign)[:5])}); choose another --output")
-    for e in entries:
-        fileio.delete_tree(os.path.join(out, e))
+    extras = (cutoffs
+              | "CutoffsToDict" >> beam.combiners.ToDict()
+              | "CutoffsForStats" >> beam.Map(lambda d: {"bucket_cutoffs": {
+                  lang: {"head_below": row[PERCENTILE_HEAD], "tail_from": row[PERCENTILE_TAIL]}
+                  for lang, row in d.items()}}))
+    commit(p, out, run_info, processed.stats, manifest, extras)

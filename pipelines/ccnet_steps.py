@@ -13,8 +13,9 @@ from typing import Iterator, Optional
 import numpy as np
 
 from corpus import stats as st
-from corpus.document import Document, document_id
-from corpus.wet import Fault, MalformedInput, WetRecord, read_wet, warc_date
+from corpus.document import Document
+from corpus.readers import wet_document
+from corpus.wet import Fault, MalformedInput, read_wet
 from dedup.lines import apply_line_dedup, decide_duplicates, line_hashes
 
 DOC_ORD_BITS = 32
@@ -39,14 +40,6 @@ def doc_key(file_idx: int, doc_ord: int) -> int:
     return (file_idx << DOC_ORD_BITS) | doc_ord
 
 
-def record_to_document(rec: WetRecord, source: str) -> Document:
-    url = rec.headers.get("WARC-Target-URI") or None
-    digest = rec.headers.get("WARC-Block-Digest") or None
-    meta = {"warc_record_id": rec.headers.get("WARC-Record-ID"), "digest": digest}
-    return Document(id=document_id(source, url, digest), source=source, text=rec.text, url=url,
-                    date=warc_date(rec.headers), meta=meta)
-
-
 def _text_units(text: str) -> tuple[int, int]:
     """(lines, characters) of a text, lines counted as `text.split("\n")` does."""
     return text.count("\n") + 1, len(text)
@@ -68,7 +61,7 @@ def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dic
                 LOG.warning("malformed input: %s at byte %d: %s", path, item.offset, item.error)
                 st.add_malformed(stats, path, item.offset, item.error)
             continue
-        doc = record_to_document(item, cfg.source)
+        doc = wet_document(item, cfg.source)
         lines, chars = _text_units(doc.text)
         if stats is not None:
             st.count_read(stats, 1, lines, chars)

@@ -72,6 +72,7 @@ def run_ccnet(args, beam_args: list[str]) -> int:
     from filters.lid import custom_lid_model
     from filters.perplexity import missing_model_files
     from pipelines import ccnet, fileio, progress, report
+    from pipelines.commit import prepare_output
     from pipelines.ccnet_steps import CCNetConfig
     from pipelines.runner import make_pipeline, pipeline_options
 
@@ -106,7 +107,7 @@ def run_ccnet(args, beam_args: list[str]) -> int:
         except ValueError as exc:
             raise CLIError(str(exc)) from None
     try:
-        ccnet.prepare_output(args.output, args.overwrite)
+        prepare_output(args.output, args.overwrite)
     except FileExistsError as exc:
         raise CLIError(str(exc)) from None
     cfg = CCNetConfig(langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,

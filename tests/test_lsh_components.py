@@ -1,7 +1,6 @@
 """LSH banding, candidate verification and star-contraction connected components."""
 import random
 
-import numpy as np
 import pytest
 
 from dedup.components import components, labels_from_stars
