@@ -147,6 +147,85 @@ def _malformed_message(exc: BaseException) -> Optional[str]:
     return None
 
 
+def _unit_float(name: str):
+    def parse(value: str) -> float:
+        v = float(value)
+        if not 0.0 < v < 1.0 if name == "--candidate-threshold" else not 0.0 < v <= 1.0:
+            raise argparse.ArgumentTypeError(f"{name} must be within (0, 1], got {value}")
+        return v
+    return parse
+
+
+def add_dedup_parser(sub) -> None:
+    p = sub.add_parser("dedup", allow_abbrev=False,
+                       help="exact + MinHash-LSH near-duplicate removal (corpus shards, JSONL or WET)",
+                       description=(
+                           "Remove exact duplicates (CCNet-normalised text) and near duplicates (MinHash "
+                           "over word n-grams, LSH banding tuned for recall, candidate pairs verified by "
+                           "estimated Jaccard, connected components in Beam). One document per cluster is "
+                           "kept; OUT/_clusters.parquet records id -> cluster -> kept. Unknown --flags go "
+                           "to Beam."))
+    p.add_argument("--input", action="append", required=True, metavar="PATH",
+                   help="a corpus shard folder, or a glob of .jsonl[.gz|.zst] or .warc.wet[.gz] files; repeatable")
+    p.add_argument("--output", required=True, metavar="OUT")
+    p.add_argument("--threshold", type=_unit_float("--threshold"), default=0.8,
+                   help="estimated Jaccard that makes two documents near duplicates (default 0.8)")
+    p.add_argument("--candidate-threshold", type=_unit_float("--candidate-threshold"), default=0.6,
+                   help="Jaccard at which LSH banding collides half the time; below --threshold for recall "
+                        "(default 0.6: 21 bands x 6 rows for 128 permutations)")
+    p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
+    p.add_argument("--ngram", type=int, default=5, help="words per shingle (default 5)")
+    p.add_argument("--seed", type=int, default=1, help="MinHash seed, as datasketch's (default 1)")
+    p.add_argument("--keep", choices=["perplexity", "longest", "first"], default="perplexity",
+                   help="which member of a cluster survives: lowest perplexity when present, else longest "
+                        "(default); longest; first in input order. Ties: smallest id")
+    p.add_argument("--cc-rounds", type=int, default=12,
+                   help="large-star/small-star round pairs for connected components (default 12); the run "
+                        "fails, saying so, if they did not converge")
+    p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished OUT")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    p.set_defaults(func=run_dedup)
+
+
+def run_dedup(args, beam_args: list[str]) -> int:
+    from pipelines import dedup, report
+    from pipelines.commit import prepare_output
+    from pipelines.dedup_steps import DedupConfig
+    from pipelines.runner import make_pipeline, pipeline_options
+
+    for name in ("num_perm", "ngram", "cc_rounds"):
+        if getattr(args, name) < 1:
+            raise CLIError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.candidate_threshold > args.threshold:
+        raise CLIError(f"--candidate-threshold {args.candidate_threshold} is above --threshold {args.threshold}: "
+                       f"banding would miss pairs that verification accepts")
+    args.output = _absolute(args.output)
+    try:
+        units = dedup.plan_units([_absolute(i) for i in args.input])
+        for _, path, _ in units:
+            from corpus.readers import input_kind
+            input_kind(path)
+        prepare_output(args.output, args.overwrite, extra_entries=(dedup.CLUSTERS_DIR,))
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    cfg = DedupConfig(threshold=args.threshold, num_perm=args.num_perm, ngram=args.ngram, seed=args.seed,
+                      keep=args.keep, candidate_threshold=args.candidate_threshold, strict=args.strict)
+    opts = pipeline_options(beam_args, args.workers)
+    started = time.time()
+    print(f"dedup: {len(units)} input file(s) -> {args.output}", file=sys.stderr, flush=True)
+    try:
+        with make_pipeline(opts) as p:
+            dedup.build_pipeline(p, units, args.output, cfg, args.cc_rounds)
+    except Exception as exc:
+        message = _malformed_message(exc)
+        if message:
+            raise CLIError(message) from None
+        raise
+    report.print_run_summary(args.output, time.time() - started)
+    return 0
+
+
 def add_lm_train_parser(sub) -> None:
     p = sub.add_parser("lm-train", allow_abbrev=False,
                        help="train MODELS/lm/LANG.sp.model and LANG.arpa.bin from reference text",
@@ -187,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="Beam and pipeline logs at INFO")
     sub = parser.add_subparsers(dest="command", required=True)
     add_ccnet_parser(sub)
+    add_dedup_parser(sub)
     add_lm_train_parser(sub)
     return parser
 

@@ -40,9 +40,11 @@ def merge_stats_fn(parts: Iterable[dict]) -> dict:
 
 
 def partition_counts(manifest: list[dict]) -> dict[str, int]:
-    """Rows per output folder, from manifest entries."""
+    """Documents per output folder, from manifest entries (side files such as _clusters excluded)."""
     counts: dict[str, int] = {}
     for e in manifest:
+        if e["path"].startswith("_"):
+            continue
         part = e["path"].rsplit("/", 1)[0] if "/" in e["path"] else "."
         counts[part] = counts.get(part, 0) + e["rows"]
     return counts

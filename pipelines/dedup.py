@@ -1,0 +1,193 @@
+"""`llamapipe dedup`: exact and MinHash-LSH near-duplicate removal, every step distributed.
+
+1. exact: hash of the CCNet-normalised text, GroupByKey, best member kept;
+2. MinHash signatures of the survivors (per input file), one entry per LSH band;
+3. GroupByKey per band bucket: candidate pairs verified by estimated Jaccard -> edges;
+4. connected components by alternating large-star / small-star rounds, each a GroupByKey;
+5. per cluster (GroupByKey by centre) the best member is kept;
+6. per input file the decisions are applied: shards keep the input layout, cluster rows go
+   to OUT/_clusters.parquet/part-NNNNN.parquet; then _stats.json, _manifest.json, _SUCCESS.
+No step gathers all signatures or all edges on one worker.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import apache_beam as beam
+import pyarrow as pa
+
+from corpus import shards
+from dedup.components import large_star, small_star
+from dedup.minhash import MinHasher
+from pipelines import fileio
+from pipelines.commit import commit
+from pipelines.dedup_steps import (DedupConfig, apply_decisions, band_entries, cluster_decisions,
+                                   exact_decisions, exact_entries, merge_decisions, verified_edges)
+from pipelines.memory import pin_mmap_threshold
+
+CLUSTERS_DIR = "_clusters.parquet"
+CLUSTER_SCHEMA = pa.schema([("id", pa.string()), ("cluster_id", pa.string()), ("kept", pa.bool_()),
+                            ("reason", pa.string())])
+
+
+class ExactKeysFn(beam.DoFn):
+    def __init__(self, cfg: DedupConfig):
+        self.cfg = cfg
+
+    def setup(self):
+        pin_mmap_threshold()
+
+    def process(self, unit):
+        file_idx, path, _ = unit
+        yield from exact_entries(fileio.read_bytes(path), path, file_idx, self.cfg)
+
+
+class SignaturesFn(beam.DoFn):
+    """Band entries (main output) and keep scores (tagged 'score') of a file's exact survivors."""
+
+    def __init__(self, cfg: DedupConfig):
+        self.cfg = cfg
+
+    def setup(self):
+        pin_mmap_threshold()
+        self.hasher = MinHasher(self.cfg.num_perm, self.cfg.seed)
+
+    def process(self, item):
+        file_idx, grouped = item
+        units = list(grouped["unit"])
+        if not units:
+            return
+        _, path, _ = units[0]
+        dropped = {row for row, reason, _ in grouped["exact"] if reason == "exact_duplicate"}
+        for tag, value in band_entries(fileio.read_bytes(path), path, file_idx, self.cfg, dropped, self.hasher):
+            if tag == "band":
+                yield value
+            else:
+                yield beam.pvalue.TaggedOutput("score", value)
+
+
+class WriteFn(beam.DoFn):
+    """Apply one file's decisions; write its shard and its cluster rows; yield manifest entries."""
+
+    def __init__(self, cfg: DedupConfig, out: str):
+        self.cfg = cfg
+        self.out = out
+
+    def setup(self):
+        pin_mmap_threshold()
+
+    def process(self, item):
+        file_idx, grouped = item
+        units = list(grouped["unit"])
+        if not units:
+            return
+        _, path, rel = units[0]
+        decisions = merge_decisions(list(grouped["exact"]), list(grouped["near"]))
+        result = apply_decisions(fileio.read_bytes(path), path, self.cfg, decisions)
+        data = shards.documents_parquet(result.documents)
+        fileio.write_atomic(fileio.join(self.out, rel), data)
+        yield shards.manifest_entry(rel, data, len(result.documents))
+        if result.clusters:
+            cdata = shards.parquet_bytes(pa.Table.from_pylist(result.clusters, schema=CLUSTER_SCHEMA))
+            crel = f"{CLUSTERS_DIR}/{shards.part_name(file_idx)}"
+            fileio.write_atomic(fileio.join(self.out, crel), cdata)
+            yield shards.manifest_entry(crel, cdata, len(result.clusters))
+        yield beam.pvalue.TaggedOutput("stats", result.stats)
+
+
+def _star_round(edges, label: str, step):
+    """One large-star or small-star round over an edge PCollection of (larger, smaller) nodes."""
+    if step is large_star:
+        keyed = edges | f"{label}Both" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[0])])
+    else:
+        keyed = edges
+    return (keyed
+            | f"{label}Group" >> beam.GroupByKey()
+            | f"{label}Step" >> beam.FlatMap(lambda kv: step(kv[0], kv[1]))
+            | f"{label}Distinct" >> beam.Distinct())
+
+
+def _check_converged(last, nxt):
+    """Number of edges that one more round would still change (0 when converged)."""
+    return (({"a": last | "LastKey" >> beam.Map(lambda e: (e, 1)),
+              "b": nxt | "NextKey" >> beam.Map(lambda e: (e, 1))})
+            | "CompareRounds" >> beam.CoGroupByKey()
+            | "Changed" >> beam.Map(lambda kv: int(bool(kv[1]["a"]) != bool(kv[1]["b"])))
+            | "CountChanged" >> beam.CombineGlobally(sum))
+
+
+def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str, cfg: DedupConfig,
+                   rounds: int) -> None:
+    """Attach the dedup pipeline; `units` are (file index, input path, output path relative to OUT)."""
+    unit_pc = p | "Inputs" >> beam.Create(units) | "SpreadInputs" >> beam.Reshuffle()
+    by_file = unit_pc | "KeyByFile" >> beam.Map(lambda u: (u[0], u))
+    exact = (unit_pc
+             | "ExactKeys" >> beam.ParDo(ExactKeysFn(cfg))
+             | "GroupExact" >> beam.GroupByKey()
+             | "ExactDecisions" >> beam.FlatMap(lambda kv: exact_decisions(list(kv[1]))))
+    sig = ({"unit": by_file, "exact": exact}
+           | "JoinExact" >> beam.CoGroupByKey()
+           | "Signatures" >> beam.ParDo(SignaturesFn(cfg)).with_output_types(Tuple[Any, Any])
+           .with_outputs("score", main="bands"))
+    edges = (sig.bands
+             | "GroupBands" >> beam.GroupByKey()
+             | "VerifyCandidates" >> beam.FlatMap(lambda kv: verified_edges(list(kv[1]), cfg.threshold))
+             | "DistinctEdges" >> beam.Distinct())
+    for i in range(rounds):
+        edges = _star_round(_star_round(edges, f"Large{i}", large_star), f"Small{i}", small_star)
+    final = _star_round(_star_round(edges, "LargeCheck", large_star), "SmallCheck", small_star)
+    changed = _check_converged(edges, final)
+    members = (edges
+               | "BothEnds" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[1])])
+               | "DistinctMembers" >> beam.Distinct())
+    near = (({"centre": members, "score": sig.score})
+            | "JoinScores" >> beam.CoGroupByKey()
+            | "ByCentre" >> beam.FlatMap(lambda kv: [(c, (kv[0], *s)) for c in kv[1]["centre"]
+                                                     for s in kv[1]["score"]])
+            | "GroupClusters" >> beam.GroupByKey()
+            | "ClusterDecisions" >> beam.FlatMap(lambda kv: cluster_decisions(
+                [(node, key, doc_id) for node, key, doc_id in kv[1]])))
+    written = ({"unit": by_file, "exact": exact, "near": near}
+               | "JoinDecisions" >> beam.CoGroupByKey()
+               | "Write" >> beam.ParDo(WriteFn(cfg, out)).with_outputs("stats", main="manifest"))
+    extras = changed | "ConvergenceCheck" >> beam.Map(_convergence_extra, rounds)
+    bands, rows = cfg.bands()
+    run_info = {"inputs": len(units), "threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
+                "seed": cfg.seed, "keep": cfg.keep, "candidate_threshold": cfg.candidate_threshold,
+                "lsh_bands": bands, "lsh_rows": rows, "cc_rounds": rounds}
+    commit(p, out, run_info, written.stats, written.manifest, extras)
+
+
+def _convergence_extra(changed: int, rounds: int) -> dict:
+    if changed:
+        raise RuntimeError(f"connected components not converged after {rounds} rounds ({changed} edges "
+                           f"still moving); rerun with a larger --cc-rounds")
+    return {"connected_components": {"rounds": rounds, "converged": True}}
+
+
+def plan_units(inputs: list[str]) -> list[tuple[int, str, str]]:
+    """(index, path, output path relative to OUT) for every input file, sorted by path.
+
+    A corpus shard folder contributes its Parquet files under their own relative paths; a
+    JSONL or WET file becomes lang=unknown/bucket=all/part-NNNNN.parquet.
+    """
+    import os
+
+    files: list[tuple[str, Optional[str]]] = []
+    for spec in inputs:
+        if "://" not in spec and os.path.isdir(spec):
+            for root, dirs, names in os.walk(spec):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("_"))
+                for n in sorted(names):
+                    if n.endswith(".parquet") and not n.startswith("_"):
+                        full = os.path.join(root, n)
+                        files.append((full, os.path.relpath(full, spec)))
+            continue
+        files.extend((f, None) for f in fileio.expand_globs([spec]))
+    files = sorted(set(files))
+    if not files:
+        raise FileNotFoundError(f"no input files in {', '.join(inputs)}")
+    units = []
+    for idx, (path, rel) in enumerate(files):
+        units.append((idx, path, rel or f"{shards.partition_dir(None, None)}/{shards.part_name(idx)}"))
+    return units

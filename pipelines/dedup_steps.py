@@ -1,0 +1,184 @@
+"""Near-duplicate removal's per-file steps as plain functions (no Beam); pipelines/dedup.py wires them.
+
+Documents are addressed by a node number, (input file index << 32) | row, which is unique,
+ordered like the input, and small enough to shuffle.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from typing import Iterator, Optional
+
+import numpy as np
+
+from corpus import stats as st
+from corpus.document import Document
+from corpus.normalize import normalize_lines_for_dedup
+from corpus.readers import read_documents
+from corpus.wet import Fault, MalformedInput
+from dedup.lsh import band_keys, bucket_candidates, choose_bands, verified
+from dedup.minhash import MinHasher, shingles
+
+ROW_BITS = 32
+KEEP_RULES = ("perplexity", "longest", "first")
+LOG = logging.getLogger("llamapipe.dedup")
+
+
+@dataclasses.dataclass(frozen=True)
+class DedupConfig:
+    """Everything that decides which documents survive."""
+
+    threshold: float = 0.8
+    num_perm: int = 128
+    ngram: int = 5
+    seed: int = 1
+    keep: str = "perplexity"
+    candidate_threshold: float = 0.6
+    strict: bool = False
+
+    def bands(self) -> tuple[int, int]:
+        return choose_bands(self.num_perm, self.candidate_threshold)
+
+
+def node_of(file_idx: int, row: int) -> int:
+    return (file_idx << ROW_BITS) | row
+
+
+def file_of(node: int) -> int:
+    return node >> ROW_BITS
+
+
+def row_of(node: int) -> int:
+    return node & ((1 << ROW_BITS) - 1)
+
+
+def text_units(text: str) -> tuple[int, int]:
+    return text.count("\n") + 1, len(text)
+
+
+def load(data: bytes, path: str, cfg: DedupConfig, stats: Optional[dict] = None) -> Iterator[tuple[int, Document]]:
+    """(row, Document) of one input file; faults are counted (or raised in strict mode)."""
+    row = 0
+    for item in read_documents(data, path):
+        if isinstance(item, Fault):
+            if cfg.strict:
+                raise MalformedInput(f"{path} at byte {item.offset}: {item.error}")
+            if stats is not None:
+                LOG.warning("malformed input: %s at byte %d: %s", path, item.offset, item.error)
+                st.add_malformed(stats, path, item.offset, item.error)
+            continue
+        if stats is not None:
+            st.count_read(stats, 1, *text_units(item.text))
+        yield row, item
+        row += 1
+
+
+def exact_key(text: str) -> bytes:
+    """Hash of the CCNet-normalised full text: equal for documents that differ only in case, digits, punctuation."""
+    normalized = "\n".join(normalize_lines_for_dedup(text.split("\n")))
+    return hashlib.sha1(normalized.encode("utf-8")).digest()[:12]
+
+
+def keep_key(doc: Document, node: int, rule: str) -> tuple:
+    """Sort key of a cluster member: the smallest is kept."""
+    if rule == "perplexity":
+        if doc.perplexity is not None:
+            return (0, doc.perplexity, -len(doc.text), doc.id)
+        return (1, 0.0, -len(doc.text), doc.id)
+    if rule == "longest":
+        return (-len(doc.text), doc.id)
+    if rule == "first":
+        return (node,)
+    raise ValueError(f"unknown --keep rule {rule!r}; choose one of {', '.join(KEEP_RULES)}")
+
+
+def exact_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig
+                  ) -> Iterator[tuple[bytes, tuple[int, tuple, str]]]:
+    """(exact key, (node, keep key, doc id)) for every document of a file."""
+    for row, doc in load(data, path, cfg):
+        node = node_of(file_idx, row)
+        yield exact_key(doc.text), (node, keep_key(doc, node, cfg.keep), doc.id)
+
+
+def exact_decisions(members: list[tuple[int, tuple, str]]) -> Iterator[tuple[int, tuple[int, str, str]]]:
+    """For an exact group of 2+: (file index, (row, 'kept'|'exact_duplicate', cluster id))."""
+    if len(members) < 2:
+        return
+    best = min(members, key=lambda m: m[1])
+    for node, _, _ in members:
+        yield file_of(node), (row_of(node), "kept" if node == best[0] else "exact_duplicate", best[2])
+
+
+_PRIORITY = {"exact_duplicate": 0, "near_duplicate": 1, "kept": 2}
+
+
+def merge_decisions(exact: list[tuple[int, str, str]], near: list[tuple[int, str, str]]
+                    ) -> dict[int, tuple[str, str]]:
+    """row -> (reason, cluster id); a drop wins over a keep, a near cluster over an exact one."""
+    out: dict[int, tuple[str, str]] = {}
+    for row, reason, cluster in [*exact, *near]:
+        old = out.get(row)
+        if old is None or _PRIORITY[reason] <= _PRIORITY[old[0]]:
+            out[row] = (reason, cluster)
+    return out
+
+
+def band_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig, dropped_rows: set[int],
+                 hasher: MinHasher) -> Iterator[tuple[str, tuple]]:
+    """('band', (key, (node, signature))) and ('score', (node, (keep key, doc id))) per surviving document."""
+    bands, rows = cfg.bands()
+    for row, doc in load(data, path, cfg):
+        if row in dropped_rows:
+            continue
+        node = node_of(file_idx, row)
+        yield "score", (node, (keep_key(doc, node, cfg.keep), doc.id))
+        items = shingles(doc.text, cfg.ngram)
+        if not items:
+            continue  # no words: nothing to compare (exact dedup already merged such documents)
+        sig = hasher.signature(items)
+        for key in band_keys(sig, bands, rows):
+            yield "band", (key, (node, sig))
+
+
+def verified_edges(members: list[tuple[int, np.ndarray]], threshold: float) -> Iterator[tuple[int, int]]:
+    """Verified (larger node, smaller node) edges among the documents of one band bucket."""
+    if len(members) < 2:
+        return
+    sigs = dict(members)
+    for a, b in bucket_candidates(list(sigs)):
+        if verified(sigs[a], sigs[b], threshold):
+            yield (max(a, b), min(a, b))
+
+
+def cluster_decisions(members: list[tuple[int, tuple, str]]) -> Iterator[tuple[int, tuple[int, str, str]]]:
+    """For one near-duplicate cluster: (file index, (row, 'kept'|'near_duplicate', cluster id))."""
+    best = min(members, key=lambda m: m[1])
+    for node, _, _ in members:
+        yield file_of(node), (row_of(node), "kept" if node == best[0] else "near_duplicate", best[2])
+
+
+@dataclasses.dataclass
+class WriteResult:
+    documents: list[Document]
+    clusters: list[dict]
+    stats: dict
+
+
+def apply_decisions(data: bytes, path: str, cfg: DedupConfig, decisions: dict[int, tuple[str, str]]
+                    ) -> WriteResult:
+    """Drop the rows decided as duplicates; cluster rows for every document in a cluster."""
+    stats = st.empty_stats()
+    kept: list[Document] = []
+    clusters: list[dict] = []
+    for row, doc in load(data, path, cfg, stats):
+        reason, cluster = decisions.get(row, ("", ""))
+        if cluster:
+            clusters.append({"id": doc.id, "cluster_id": cluster, "kept": reason == "kept",
+                             "reason": reason})
+        if reason in ("exact_duplicate", "near_duplicate"):
+            st.count_dropped(stats, reason, 1, *text_units(doc.text))
+            continue
+        st.count_written(stats, 1, *text_units(doc.text))
+        kept.append(doc)
+    return WriteResult(kept, clusters, stats)

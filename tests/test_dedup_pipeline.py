@@ -1,0 +1,162 @@
+"""`llamapipe dedup` end to end: planted near copies found, precision/recall on the sample's truth."""
+from __future__ import annotations
+
+import json
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from corpus.readers import read_documents
+from corpus.stats import check_accounting
+from corpus.wet import Fault
+from dedup.minhash import MinHasher
+from pipelines import cli
+from tests.conftest import DATA, SAMPLE_GLOB, SAMPLE_WET, read_stats
+
+TRUTH = {d["id"]: d for d in map(json.loads, open(DATA / "sample" / "truth.jsonl", encoding="utf-8"))}
+
+
+def run_dedup(out: Path, inputs: list[str], *extra: str) -> int:
+    args = ["dedup", "--output", str(out)]
+    for i in inputs:
+        args += ["--input", i]
+    return cli.main(args + list(extra))
+
+
+def _sample_docs():
+    docs = []
+    for path in sorted(SAMPLE_WET.glob("*.warc.wet.gz")):
+        docs += [d for d in read_documents(path.read_bytes(), path.name) if not isinstance(d, Fault)]
+    return docs
+
+
+@pytest.fixture(scope="session")
+def dedup_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dedup") / "out"
+    assert run_dedup(out, [SAMPLE_GLOB], "--workers", "2") == 0
+    return out
+
+
+def _clusters(out: Path) -> list[dict]:
+    return pq.read_table(out / "_clusters.parquet").to_pylist()
+
+
+def test_accounting_and_outputs(dedup_run):
+    stats = read_stats(dedup_run)
+    assert check_accounting(stats) == []
+    assert (dedup_run / "_SUCCESS").exists()
+    assert stats["documents"]["read"] == len(TRUTH)
+    assert stats["documents"]["dropped"]["exact_duplicate"] >= 45
+    assert stats["documents"]["dropped"]["near_duplicate"] >= 150
+    assert stats["connected_components"]["converged"]
+    clusters = _clusters(dedup_run)
+    kept_per_cluster = {}
+    for r in clusters:
+        kept_per_cluster.setdefault(r["cluster_id"], 0)
+        kept_per_cluster[r["cluster_id"]] += r["kept"]
+    assert set(kept_per_cluster.values()) == {1}          # exactly one survivor per cluster
+    written = {r["id"] for f in dedup_run.glob("lang=*/bucket=*/*.parquet") for r in pq.read_table(f).to_pylist()}
+    assert len(written) == stats["documents"]["written"]
+    assert all((r["id"] in written) == r["kept"] for r in clusters)
+
+
+def test_precision_and_recall_against_planted_truth(dedup_run):
+    docs = _sample_docs()
+    warc_of = {d.id: d.meta["warc_record_id"] for d in docs}
+    predicted: dict[str, set[str]] = {}
+    for r in _clusters(dedup_run):
+        predicted.setdefault(r["cluster_id"], set()).add(warc_of[r["id"]])
+    pred_pairs = {frozenset(p) for members in predicted.values() for p in combinations(sorted(members), 2)}
+    truth_pairs = {frozenset((t["id"], t["dup_of"])) for t in TRUTH.values()
+                   if t["cluster_role"] == "copy" and (t["jaccard_w5"] or 0) >= 0.8 and t["dup_of"] in TRUTH}
+    same_planted = {frozenset(p) for p in pred_pairs
+                    if len({TRUTH[x]["cluster"] for x in p} - {None}) == 1 and TRUTH[next(iter(p))]["cluster"]}
+    precision = len(same_planted) / len(pred_pairs)
+    recall = len(truth_pairs & pred_pairs) / len(truth_pairs)
+    assert len(truth_pairs) > 150
+    assert precision >= 0.95, precision
+    assert recall >= 0.90, recall
+
+
+def test_no_near_duplicates_left(dedup_run):
+    hasher = MinHasher()
+    rows = [r for f in sorted(dedup_run.glob("lang=*/bucket=*/*.parquet")) for r in pq.read_table(f).to_pylist()]
+    sigs = np.stack([hasher.text_signature(r["text"]) for r in rows])
+    left = 0
+    for i in range(len(sigs)):
+        sims = (sigs[i + 1:] == sigs[i]).mean(axis=1)
+        left += int((sims >= 0.8).sum())
+    assert left <= 2, left
+
+
+def test_one_worker_identical(dedup_run, tmp_path):
+    out = tmp_path / "one"
+    assert run_dedup(out, [SAMPLE_GLOB], "--workers", "1") == 0
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(dedup_run) for p in dedup_run.rglob("*") if p.is_file())
+    for f in files:
+        assert (out / f).read_bytes() == (dedup_run / f).read_bytes(), f
+
+
+def _words(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def test_jsonl_chain_edits_empty_and_one_word(tmp_path):
+    base = _words("w", 300)
+    a = " ".join(base)
+    b = " ".join(base[:290] + _words("x", 10))                     # ~0.9 to a
+    c = " ".join(base[:280] + _words("x", 10) + _words("y", 10))     # ~0.9 to b, ~0.83 to a
+    d = " ".join(base[:250] + _words("z", 50))                     # ~0.7 to a: not a duplicate
+    unrelated = " ".join(_words("u", 300))
+    lines = [{"id": "a", "text": a}, {"id": "b", "text": b}, {"id": "c", "text": c}, {"id": "d", "text": d},
+             {"id": "u", "text": unrelated}, {"id": "e1", "text": ""}, {"id": "e2", "text": "   "},
+             {"id": "one", "text": "hello"}, {"id": "one-bis", "text": "Hello"}, {"url": "http://x/y", "text": "solo"}]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(l) for l in lines) + "\n{broken json\n")
+    out = tmp_path / "out"
+    assert run_dedup(out, [str(src)], "--keep", "first") == 0
+    stats = read_stats(out)
+    assert check_accounting(stats) == []
+    assert stats["documents"]["dropped"]["malformed"] == 1 and "line 11" in stats["malformed"][0]["error"]
+    kept = {r["id"] for r in pq.read_table(out / "lang=unknown" / "bucket=all" / "part-00000.parquet").to_pylist()}
+    assert {"a", "d", "u", "e1", "one"} <= kept                    # first of each cluster, unrelated kept
+    assert not {"b", "c", "e2", "one-bis"} & kept
+    clusters = {r["id"]: r for r in _clusters(out)}
+    assert clusters["b"]["cluster_id"] == clusters["c"]["cluster_id"] == "a"
+    assert clusters["one-bis"]["reason"] == "exact_duplicate"
+
+
+def test_corpus_shard_folder_keeps_layout_and_lowest_perplexity(sample_run, tmp_path):
+    out = tmp_path / "out"
+    assert run_dedup(out, [str(sample_run)]) == 0
+    in_files = sorted(str(p.relative_to(sample_run)) for p in sample_run.glob("lang=*/bucket=*/*.parquet"))
+    out_files = sorted(str(p.relative_to(out)) for p in out.glob("lang=*/bucket=*/*.parquet"))
+    assert out_files == in_files
+    ppl = {r["id"]: r["perplexity"] for f in sample_run.glob("lang=*/bucket=*/*.parquet")
+           for r in pq.read_table(f, columns=["id", "perplexity"]).to_pylist()}
+    by_cluster: dict[str, list[dict]] = {}
+    for r in _clusters(out):
+        by_cluster.setdefault(r["cluster_id"], []).append(r)
+    checked = 0
+    for members in by_cluster.values():
+        values = [ppl[m["id"]] for m in members]
+        if all(v is not None for v in values):
+            kept = next(m for m in members if m["kept"])
+            assert ppl[kept["id"]] == min(values)
+            checked += 1
+    assert check_accounting(read_stats(out)) == []
+    assert checked >= 1
+
+
+def test_bad_options_refused(tmp_path, capsys):
+    assert run_dedup(tmp_path / "o", [SAMPLE_GLOB], "--candidate-threshold", "0.9") == 2
+    assert "above --threshold" in capsys.readouterr().err
+    assert run_dedup(tmp_path / "o", [str(tmp_path / "none-*.jsonl")]) == 2
+    assert "matches no file" in capsys.readouterr().err
+    (tmp_path / "x.csv").write_text("a,b\n")
+    assert run_dedup(tmp_path / "o", [str(tmp_path / "x.csv")]) == 2
+    assert "unsupported input" in capsys.readouterr().err
