@@ -44,3 +44,18 @@ def sample_run(tmp_path_factory, models_dir) -> Path:
     out = tmp_path_factory.mktemp("run") / "out"
     assert run_ccnet(out, [SAMPLE_GLOB], models_dir, "--workers", "2") == 0
     return out
+
+
+def run_dedup(out: Path, inputs: list[str], *extra: str) -> int:
+    args = ["dedup", "--output", str(out)]
+    for pattern in inputs:
+        args += ["--input", pattern]
+    return cli.main(args + list(extra))
+
+
+@pytest.fixture(scope="session")
+def dedup_run(tmp_path_factory) -> Path:
+    """The sample's WET files through `llamapipe dedup` with two worker processes."""
+    out = tmp_path_factory.mktemp("dedup") / "out"
+    assert run_dedup(out, [SAMPLE_GLOB], "--workers", "2") == 0
+    return out

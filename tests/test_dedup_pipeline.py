@@ -7,23 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
 
 from corpus.readers import read_documents
 from corpus.stats import check_accounting
 from corpus.wet import Fault
 from dedup.minhash import MinHasher
-from pipelines import cli
-from tests.conftest import DATA, SAMPLE_GLOB, SAMPLE_WET, read_stats
+from tests.conftest import DATA, SAMPLE_GLOB, SAMPLE_WET, read_stats, run_dedup
 
 TRUTH = {d["id"]: d for d in map(json.loads, open(DATA / "sample" / "truth.jsonl", encoding="utf-8"))}
-
-
-def run_dedup(out: Path, inputs: list[str], *extra: str) -> int:
-    args = ["dedup", "--output", str(out)]
-    for i in inputs:
-        args += ["--input", i]
-    return cli.main(args + list(extra))
 
 
 def _sample_docs():
@@ -31,13 +22,6 @@ def _sample_docs():
     for path in sorted(SAMPLE_WET.glob("*.warc.wet.gz")):
         docs += [d for d in read_documents(path.read_bytes(), path.name) if not isinstance(d, Fault)]
     return docs
-
-
-@pytest.fixture(scope="session")
-def dedup_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dedup") / "out"
-    assert run_dedup(out, [SAMPLE_GLOB], "--workers", "2") == 0
-    return out
 
 
 def _clusters(out: Path) -> list[dict]:

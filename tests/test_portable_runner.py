@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_GLOB, run_ccnet
+from tests.conftest import SAMPLE_GLOB, run_ccnet, run_dedup
 
 
 def _free_port() -> int:
@@ -35,8 +35,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> 
     raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
 
 
-@pytest.fixture
-def portable_services(tmp_path):
+@pytest.fixture(scope="module")
+def portable_services(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("portable-services")
     job_port, pool_port = _free_port(), _free_port()
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     logs = [open(tmp_path / name, "wb") for name in ("job_service.log", "worker_pool.log")]
@@ -62,15 +63,27 @@ def portable_services(tmp_path):
             f.close()
 
 
-def test_portable_runner_gives_identical_shards(portable_services, sample_run, models_dir, tmp_path):
-    job_port, pool_port = portable_services
-    out = tmp_path / "portable"
-    rc = run_ccnet(out, [SAMPLE_GLOB], models_dir, "--runner", "PortableRunner",
-                   "--job_endpoint", f"localhost:{job_port}", "--environment_type", "EXTERNAL",
-                   "--environment_config", f"localhost:{pool_port}")
-    assert rc == 0
+def _portable_flags(services) -> list[str]:
+    job_port, pool_port = services
+    return ["--runner", "PortableRunner", "--job_endpoint", f"localhost:{job_port}",
+            "--environment_type", "EXTERNAL", "--environment_config", f"localhost:{pool_port}"]
+
+
+def _assert_same_tree(out: Path, reference: Path) -> None:
     files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(sample_run) for p in sample_run.rglob("*") if p.is_file())
-    assert len(files) > 10
+    assert files == sorted(p.relative_to(reference) for p in reference.rglob("*") if p.is_file())
+    assert len(files) > 3
     for f in files:
-        assert (out / f).read_bytes() == (sample_run / f).read_bytes(), f
+        assert (out / f).read_bytes() == (reference / f).read_bytes(), f
+
+
+def test_portable_runner_gives_identical_shards(portable_services, sample_run, models_dir, tmp_path):
+    out = tmp_path / "portable"
+    assert run_ccnet(out, [SAMPLE_GLOB], models_dir, *_portable_flags(portable_services)) == 0
+    _assert_same_tree(out, sample_run)
+
+
+def test_portable_runner_dedup_identical(portable_services, dedup_run, tmp_path):
+    out = tmp_path / "portable-dedup"
+    assert run_dedup(out, [SAMPLE_GLOB], *_portable_flags(portable_services)) == 0
+    _assert_same_tree(out, dedup_run)
