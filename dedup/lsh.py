@@ -57,6 +57,22 @@ def bucket_candidates(members: Sequence[Hashable]) -> list[tuple[Hashable, Hasha
     return [(ids[0], other) for other in ids[1:]]
 
 
-def verified(sig_a: np.ndarray, sig_b: np.ndarray, threshold: float) -> bool:
-    """Candidate pair kept when its estimated Jaccard reaches the threshold."""
+def estimated_containment(sig_a: np.ndarray, sig_b: np.ndarray, size_a: int, size_b: int) -> float:
+    """Estimated share of A's shingles that are also in B, from the Jaccard estimate and set sizes.
+
+    |A ∩ B| = J (|A| + |B|) / (1 + J), as LSH Ensemble does.
+    """
+    if size_a == 0:
+        return 0.0
+    j = estimated_jaccard(sig_a, sig_b)
+    return min(1.0, j * (size_a + size_b) / (1.0 + j) / size_a)
+
+
+def verified(sig_a: np.ndarray, sig_b: np.ndarray, threshold: float, granularity: str = "document",
+             size_a: int = 0, size_b: int = 0) -> bool:
+    """Candidate pair kept when its estimated Jaccard reaches the threshold (documents), or when
+    one side's estimated containment in the other does (books)."""
+    if granularity == "book":
+        return max(estimated_containment(sig_a, sig_b, size_a, size_b),
+                   estimated_containment(sig_b, sig_a, size_b, size_a)) >= threshold
     return estimated_jaccard(sig_a, sig_b) >= threshold

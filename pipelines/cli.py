@@ -168,11 +168,16 @@ def add_dedup_parser(sub) -> None:
     p.add_argument("--input", action="append", required=True, metavar="PATH",
                    help="a corpus shard folder, or a glob of .jsonl[.gz|.zst] or .warc.wet[.gz] files; repeatable")
     p.add_argument("--output", required=True, metavar="OUT")
-    p.add_argument("--threshold", type=_unit_float("--threshold"), default=0.8,
-                   help="estimated Jaccard that makes two documents near duplicates (default 0.8)")
-    p.add_argument("--candidate-threshold", type=_unit_float("--candidate-threshold"), default=0.6,
+    p.add_argument("--granularity", choices=["document", "book"], default="document",
+                   help="document: near duplicates by Jaccard; book: a document is a duplicate when its "
+                        "estimated containment in another reaches --threshold (LLaMA's books rule)")
+    p.add_argument("--threshold", type=_unit_float("--threshold"), default=None,
+                   help="estimated Jaccard (documents, default 0.8) or containment (books, default 0.9) "
+                        "that makes a near duplicate")
+    p.add_argument("--candidate-threshold", type=_unit_float("--candidate-threshold"), default=None,
                    help="Jaccard at which LSH banding collides half the time; below --threshold for recall "
-                        "(default 0.6: 21 bands x 6 rows for 128 permutations)")
+                        "(default 0.6: 21 bands x 6 rows for 128 permutations; books 0.2: 64 x 2, since a "
+                        "book contained in a 3x longer one has Jaccard ~0.3)")
     p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
     p.add_argument("--ngram", type=int, default=5, help="words per shingle (default 5)")
     p.add_argument("--seed", type=int, default=1, help="MinHash seed, as datasketch's (default 1)")
@@ -194,10 +199,15 @@ def run_dedup(args, beam_args: list[str]) -> int:
     from pipelines.dedup_steps import DedupConfig
     from pipelines.runner import make_pipeline, pipeline_options
 
+    book = args.granularity == "book"
+    if args.threshold is None:
+        args.threshold = 0.9 if book else 0.8
+    if args.candidate_threshold is None:
+        args.candidate_threshold = 0.2 if book else 0.6
     for name in ("num_perm", "ngram", "cc_rounds"):
         if getattr(args, name) < 1:
             raise CLIError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.candidate_threshold > args.threshold:
+    if not book and args.candidate_threshold > args.threshold:
         raise CLIError(f"--candidate-threshold {args.candidate_threshold} is above --threshold {args.threshold}: "
                        f"banding would miss pairs that verification accepts")
     args.output = _absolute(args.output)
@@ -210,7 +220,8 @@ def run_dedup(args, beam_args: list[str]) -> int:
     except (FileNotFoundError, FileExistsError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     cfg = DedupConfig(threshold=args.threshold, num_perm=args.num_perm, ngram=args.ngram, seed=args.seed,
-                      keep=args.keep, candidate_threshold=args.candidate_threshold, strict=args.strict)
+                      keep=args.keep, candidate_threshold=args.candidate_threshold, strict=args.strict,
+                      granularity=args.granularity)
     opts = pipeline_options(beam_args, args.workers)
     started = time.time()
     print(f"dedup: {len(units)} input file(s) -> {args.output}", file=sys.stderr, flush=True)

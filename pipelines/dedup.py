@@ -131,7 +131,8 @@ def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str
            .with_outputs("score", main="bands"))
     edges = (sig.bands
              | "GroupBands" >> beam.GroupByKey()
-             | "VerifyCandidates" >> beam.FlatMap(lambda kv: verified_edges(list(kv[1]), cfg.threshold))
+             | "VerifyCandidates" >> beam.FlatMap(
+                 lambda kv: verified_edges(list(kv[1]), cfg.threshold, cfg.granularity))
              | "DistinctEdges" >> beam.Distinct())
     for i in range(rounds):
         edges = _star_round(_star_round(edges, f"Large{i}", large_star), f"Small{i}", small_star)
@@ -154,7 +155,7 @@ def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str
     bands, rows = cfg.bands()
     run_info = {"inputs": len(units), "threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
                 "seed": cfg.seed, "keep": cfg.keep, "candidate_threshold": cfg.candidate_threshold,
-                "lsh_bands": bands, "lsh_rows": rows, "cc_rounds": rounds}
+                "lsh_bands": bands, "lsh_rows": rows, "cc_rounds": rounds, "granularity": cfg.granularity}
     commit(p, out, run_info, written.stats, written.manifest, extras)
 
 

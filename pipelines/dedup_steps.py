@@ -36,6 +36,7 @@ class DedupConfig:
     keep: str = "perplexity"
     candidate_threshold: float = 0.6
     strict: bool = False
+    granularity: str = "document"
 
     def bands(self) -> tuple[int, int]:
         return choose_bands(self.num_perm, self.candidate_threshold)
@@ -137,17 +138,20 @@ def band_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig, droppe
         if not items:
             continue  # no words: nothing to compare (exact dedup already merged such documents)
         sig = hasher.signature(items)
+        size = len(set(items))
         for key in band_keys(sig, bands, rows):
-            yield "band", (key, (node, sig))
+            yield "band", (key, (node, sig, size))
 
 
-def verified_edges(members: list[tuple[int, np.ndarray]], threshold: float) -> Iterator[tuple[int, int]]:
+def verified_edges(members: list[tuple[int, np.ndarray, int]], threshold: float, granularity: str = "document"
+                   ) -> Iterator[tuple[int, int]]:
     """Verified (larger node, smaller node) edges among the documents of one band bucket."""
     if len(members) < 2:
         return
-    sigs = dict(members)
-    for a, b in bucket_candidates(list(sigs)):
-        if verified(sigs[a], sigs[b], threshold):
+    by_node = {node: (sig, size) for node, sig, size in members}
+    for a, b in bucket_candidates(list(by_node)):
+        (sig_a, size_a), (sig_b, size_b) = by_node[a], by_node[b]
+        if verified(sig_a, sig_b, threshold, granularity, size_a, size_b):
             yield (max(a, b), min(a, b))
 
 

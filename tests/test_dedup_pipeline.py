@@ -144,3 +144,19 @@ def test_bad_options_refused(tmp_path, capsys):
     (tmp_path / "x.csv").write_text("a,b\n")
     assert run_dedup(tmp_path / "o", [str(tmp_path / "x.csv")]) == 2
     assert "unsupported input" in capsys.readouterr().err
+
+
+def test_book_granularity_removes_contained_book(tmp_path):
+    book = " ".join(f"chapter{i % 97} word{i}" for i in range(4000))
+    omnibus = book + " " + " ".join(f"sequel{i}" for i in range(6000))
+    other = " ".join(f"other{i}" for i in range(5000))
+    src = tmp_path / "books.jsonl"
+    src.write_text("\n".join(json.dumps({"id": i, "text": t}) for i, t in
+                             [("book", book), ("omnibus", omnibus), ("other", other)]) + "\n")
+    out_doc, out_book = tmp_path / "as-docs", tmp_path / "as-books"
+    assert run_dedup(out_doc, [str(src)]) == 0
+    assert read_stats(out_doc)["documents"]["written"] == 3        # Jaccard ~0.4: no document duplicates
+    assert run_dedup(out_book, [str(src)], "--granularity", "book") == 0
+    kept = {r["id"] for r in pq.read_table(out_book / "lang=unknown" / "bucket=all").to_pylist()}
+    assert kept == {"omnibus", "other"}                           # the contained book goes, the longest stays
+    assert read_stats(out_book)["config"]["granularity"] == "book"

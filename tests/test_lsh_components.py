@@ -82,3 +82,18 @@ def test_components_match_union_find_on_random_graphs(seed):
 
 def test_labels_from_stars():
     assert labels_from_stars([(3, 1), (2, 1), (9, 5)]) == {1: 1, 2: 1, 3: 1, 5: 5, 9: 5}
+
+
+def test_containment_estimate():
+    from dedup.lsh import estimated_containment
+    from dedup.minhash import shingles
+
+    hasher = MinHasher(num_perm=256)
+    small = " ".join(f"s{i}" for i in range(3000))
+    big = small + " " + " ".join(f"t{i}" for i in range(6000))
+    sa, sb = shingles(small), shingles(big)
+    a, b = hasher.signature(sa), hasher.signature(sb)
+    assert estimated_containment(a, b, len(set(sa)), len(set(sb))) == pytest.approx(1.0, abs=0.1)
+    assert estimated_containment(b, a, len(set(sb)), len(set(sa))) == pytest.approx(1 / 3, abs=0.08)
+    assert verified(a, b, 0.9, "book", len(set(sa)), len(set(sb)))
+    assert not verified(a, b, 0.8)  # as documents (Jaccard ~1/3) they are not duplicates
