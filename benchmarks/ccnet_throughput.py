@@ -24,65 +24,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+# Run as a script, this folder comes first on sys.path, where benchmarks/dedup.py would shadow
+# the dedup package: put the repository root there instead.
+sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+from benchmarks.common import ROOT, machine, measure, write_section  # noqa: E402
 WORK = HERE / ".work"
-SECTION_START = "<!-- ccnet_throughput:start -->"
-SECTION_END = "<!-- ccnet_throughput:end -->"
-
-
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(entry))
-    return kids
-
-
-def _tree_rss(root: int) -> tuple[int, int, int]:
-    """(sum of RSS over the tree, RSS of the root, largest RSS of a descendant)."""
-    kids = _children_map()
-    total = root_rss = largest = 0
-    stack = [root]
-    page = os.sysconf("SC_PAGE_SIZE")
-    while stack:
-        pid = stack.pop()
-        stack.extend(kids.get(pid, []))
-        try:
-            with open(f"/proc/{pid}/statm") as f:
-                rss = int(f.read().split()[1]) * page
-        except OSError:
-            continue
-        total += rss
-        if pid == root:
-            root_rss = rss
-        else:
-            largest = max(largest, rss)
-    return total, root_rss, largest
-
-
-def measure(cmd: list[str], env: dict | None = None) -> dict:
-    """Run a command; wall seconds, peak RSS of its process tree (total, root, largest child)."""
-    started = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    peak = peak_root = peak_child = 0
-    while proc.poll() is None:
-        total, root_rss, child = _tree_rss(proc.pid)
-        peak, peak_root, peak_child = max(peak, total), max(peak_root, root_rss), max(peak_child, child)
-        time.sleep(0.1)
-    out, err = proc.communicate()
-    wall = time.time() - started
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd[:4])}... failed ({proc.returncode}):\n{err.decode()[-3000:]}")
-    lines = out.decode().strip().splitlines()
-    return {"wall": wall, "peak_rss": peak, "peak_root": peak_root, "peak_child": peak_child,
-            "last": lines[-1] if lines else ""}
 
 
 def setup_ccnet_venv() -> Path:
@@ -116,30 +62,6 @@ def _row(name: str, docs: int, mb: float, m: dict, cores: int) -> dict:
     return {"name": name, "docs": docs, "mb": mb, "wall": m["wall"], "cores": cores,
             "docs_s": docs / m["wall"], "mb_s": mb / m["wall"], "mb_s_core": mb / m["wall"] / cores,
             "peak_gb": m["peak_rss"] / 1e9, "root_gb": m["peak_root"] / 1e9, "child_gb": m["peak_child"] / 1e9}
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
-
-
-def write_section(path: Path, text: str) -> None:
-    old = path.read_text() if path.exists() else "# Benchmarks\n\nEvery table here is written by a script in benchmarks/ from one real run.\n"
-    block = f"{SECTION_START}\n{text}\n{SECTION_END}"
-    if SECTION_START in old:
-        head, rest = old.split(SECTION_START, 1)
-        new = head + block + rest.split(SECTION_END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(new)
 
 
 def main() -> None:
@@ -225,7 +147,7 @@ def main() -> None:
               "shuffle is 16 bytes per distinct line of each document, so the launcher grows with the input "
               f"({launcher_growth:.2f} MB per MB of text in this run). Cluster runners (Dataflow, Spark, Flink) keep that shuffle "
               "in their shuffle service, not in the launcher."]
-    write_section(Path(args.output), "\n".join(lines))
+    write_section(Path(args.output), "ccnet_throughput", "\n".join(lines))
     print("\n".join(lines))
 
 

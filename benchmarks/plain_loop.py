@@ -5,11 +5,16 @@ per file dedup + LID + perplexity and Parquet encoding. Prints one JSON line.
 """
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
-from corpus.shards import documents_parquet
-from filters.lid import LanguageIdentifier, default_lid_model
-from filters.perplexity import MultiLanguageScorer
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+from corpus.shards import documents_parquet  # noqa: E402
+from filters.lid import LanguageIdentifier, default_lid_model  # noqa: E402
+from filters.perplexity import MultiLanguageScorer  # noqa: E402
 from pipelines.ccnet_steps import (CCNetConfig, dedup_pairs, drops_by_document, file_line_hashes, process_file,
                                    shard_drops)
 

@@ -1,0 +1,92 @@
+"""Measurement helpers shared by the benchmark scripts: process-tree memory, machine, BENCHMARKS.md sections."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def _tree_rss(root: int) -> tuple[int, int, int]:
+    """(sum of RSS over the tree, RSS of the root, largest RSS of a descendant)."""
+    kids = _children_map()
+    total = root_rss = largest = 0
+    stack = [root]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while stack:
+        pid = stack.pop()
+        stack.extend(kids.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                rss = int(f.read().split()[1]) * page
+        except OSError:
+            continue
+        total += rss
+        if pid == root:
+            root_rss = rss
+        else:
+            largest = max(largest, rss)
+    return total, root_rss, largest
+
+
+def measure(cmd: list[str], env: dict | None = None) -> dict:
+    """Run a command; wall seconds, peak RSS of its process tree (total, root, largest child)."""
+    started = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    peak = peak_root = peak_child = 0
+    while proc.poll() is None:
+        total, root_rss, child = _tree_rss(proc.pid)
+        peak, peak_root, peak_child = max(peak, total), max(peak_root, root_rss), max(peak_child, child)
+        time.sleep(0.1)
+    out, err = proc.communicate()
+    wall = time.time() - started
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:4])}... failed ({proc.returncode}):\n{err.decode()[-3000:]}")
+    lines = out.decode().strip().splitlines()
+    return {"wall": wall, "peak_rss": peak, "peak_root": peak_root, "peak_child": peak_child,
+            "last": lines[-1] if lines else ""}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def write_section(path: Path, name: str, text: str) -> None:
+    """Replace (or append) the section `name` of BENCHMARKS.md, leaving the others alone."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    old = path.read_text() if path.exists() else "# Benchmarks\n\nEvery table here is written by a script in benchmarks/ from one real run.\n"
+    block = f"{start}\n{text}\n{end}"
+    if start in old:
+        head, rest = old.split(start, 1)
+        new = head + block + rest.split(end, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(new)
