@@ -49,19 +49,28 @@ def _tree_rss(root: int) -> tuple[int, int, int]:
 
 
 def measure(cmd: list[str], env: dict | None = None) -> dict:
-    """Run a command; wall seconds, peak RSS of its process tree (total, root, largest child)."""
-    started = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    peak = peak_root = peak_child = 0
-    while proc.poll() is None:
-        total, root_rss, child = _tree_rss(proc.pid)
-        peak, peak_root, peak_child = max(peak, total), max(peak_root, root_rss), max(peak_child, child)
-        time.sleep(0.1)
-    out, err = proc.communicate()
-    wall = time.time() - started
+    """Run a command; wall seconds, peak RSS of its process tree (total, root, largest child).
+
+    Output goes to temporary files, not pipes: a child writing more than a pipe holds while
+    we only sample memory would block forever.
+    """
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.time()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        peak = peak_root = peak_child = 0
+        while proc.poll() is None:
+            total, root_rss, child = _tree_rss(proc.pid)
+            peak, peak_root, peak_child = max(peak, total), max(peak_root, root_rss), max(peak_child, child)
+            time.sleep(0.1)
+        wall = time.time() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd[:4])}... failed ({proc.returncode}):\n{err.decode()[-3000:]}")
-    lines = out.decode().strip().splitlines()
+        sys.exit(f"{' '.join(cmd[:4])}... failed ({proc.returncode}):\n{stderr[-3000:]}")
+    lines = stdout.strip().splitlines()
     return {"wall": wall, "peak_rss": peak, "peak_root": peak_root, "peak_child": peak_child,
             "last": lines[-1] if lines else ""}
 

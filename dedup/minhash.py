@@ -45,8 +45,8 @@ def shingles(text: str, n: int = 5) -> list[bytes]:
 
 def sha1_hash32(items: Iterable[bytes]) -> np.ndarray:
     """datasketch.hashfunc.sha1_hash32 of each item: first 4 bytes of SHA-1, little-endian."""
-    sha1 = hashlib.sha1
-    return np.frombuffer(b"".join([sha1(s).digest()[:4] for s in items]), dtype="<u4").astype(np.uint32)
+    digests = b"".join([h.digest() for h in map(hashlib.sha1, items)])
+    return np.frombuffer(digests, dtype="<u4")[::5].astype(np.uint32)  # 20-byte digests: every 5th word
 
 
 def _fmix32(hv: np.ndarray) -> np.ndarray:
