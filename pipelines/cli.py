@@ -194,6 +194,7 @@ def add_dedup_parser(sub) -> None:
 
 
 def run_dedup(args, beam_args: list[str]) -> int:
+    from corpus.readers import input_kind
     from pipelines import dedup, report
     from pipelines.commit import prepare_output
     from pipelines.dedup_steps import DedupConfig
@@ -214,7 +215,6 @@ def run_dedup(args, beam_args: list[str]) -> int:
     try:
         units = dedup.plan_units([_absolute(i) for i in args.input])
         for _, path, _ in units:
-            from corpus.readers import input_kind
             input_kind(path)
         prepare_output(args.output, args.overwrite, extra_entries=(dedup.CLUSTERS_DIR,))
     except (FileNotFoundError, FileExistsError, ValueError) as exc:

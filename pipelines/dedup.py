@@ -11,6 +11,7 @@ No step gathers all signatures or all edges on one worker.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Tuple
 
 import apache_beam as beam
@@ -172,8 +173,6 @@ def plan_units(inputs: list[str]) -> list[tuple[int, str, str]]:
     A corpus shard folder contributes its Parquet files under their own relative paths; a
     JSONL or WET file becomes lang=unknown/bucket=all/part-NNNNN.parquet.
     """
-    import os
-
     files: list[tuple[str, Optional[str]]] = []
     for spec in inputs:
         if "://" not in spec and os.path.isdir(spec):
