@@ -1,8 +1,9 @@
 """`llamapipe dedup`: exact and MinHash-LSH near-duplicate removal, every step distributed.
 
 1. exact: hash of the CCNet-normalised text, GroupByKey, best member kept;
-2. MinHash signatures of the survivors (per input file), one entry per LSH band;
-3. GroupByKey per band bucket: candidate pairs verified by estimated Jaccard -> edges;
+2. MinHash signatures of the survivors (per input file), one (band key, document) per LSH band;
+3. GroupByKey per band bucket gives candidate pairs; two joins bring each pair's signatures
+   together (signatures never travel with the band entries) and verification makes edges;
 4. connected components by alternating large-star / small-star rounds, each a GroupByKey;
 5. per cluster (GroupByKey by centre) the best member is kept;
 6. per input file the decisions are applied: shards keep the input layout, cluster rows go
@@ -22,8 +23,9 @@ from dedup.components import large_star, small_star
 from dedup.minhash import MinHasher
 from pipelines import fileio
 from pipelines.commit import commit
-from pipelines.dedup_steps import (DedupConfig, apply_decisions, band_entries, cluster_decisions,
-                                   exact_decisions, exact_entries, merge_decisions, verified_edges)
+from dedup.lsh import bucket_candidates
+from pipelines.dedup_steps import (DedupConfig, apply_decisions, band_entries, cluster_decisions, exact_decisions,
+                                   exact_entries, half_pairs, merge_decisions, verify_halves)
 from pipelines.memory import pin_mmap_threshold
 
 CLUSTERS_DIR = "_clusters.parquet"
@@ -61,10 +63,7 @@ class SignaturesFn(beam.DoFn):
         _, path, _ = units[0]
         dropped = {row for row, reason, _ in grouped["exact"] if reason == "exact_duplicate"}
         for tag, value in band_entries(fileio.read_bytes(path), path, file_idx, self.cfg, dropped, self.hasher):
-            if tag == "band":
-                yield value
-            else:
-                yield beam.pvalue.TaggedOutput("score", value)
+            yield value if tag == "band" else beam.pvalue.TaggedOutput(tag, value)
 
 
 class WriteFn(beam.DoFn):
@@ -129,12 +128,18 @@ def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str
     sig = ({"unit": by_file, "exact": exact}
            | "JoinExact" >> beam.CoGroupByKey()
            | "Signatures" >> beam.ParDo(SignaturesFn(cfg)).with_output_types(Tuple[Any, Any])
-           .with_outputs("score", main="bands"))
-    edges = (sig.bands
-             | "GroupBands" >> beam.GroupByKey()
+           .with_outputs("score", "sig", main="bands"))
+    candidates = (sig.bands
+                  | "GroupBands" >> beam.GroupByKey()
+                  | "BucketCandidates" >> beam.FlatMap(lambda kv: bucket_candidates(list(kv[1])))
+                  | "DistinctCandidates" >> beam.Distinct())
+    halves = ({"pair": candidates, "sig": sig.sig}
+              | "JoinFirstSignature" >> beam.CoGroupByKey()
+              | "SendSignature" >> beam.FlatMap(lambda kv: half_pairs(kv[0], kv[1])))
+    edges = ({"half": halves, "sig": sig.sig}
+             | "JoinSecondSignature" >> beam.CoGroupByKey()
              | "VerifyCandidates" >> beam.FlatMap(
-                 lambda kv: verified_edges(list(kv[1]), cfg.threshold, cfg.granularity))
-             | "DistinctEdges" >> beam.Distinct())
+                 lambda kv: verify_halves(kv[0], kv[1], cfg.threshold, cfg.granularity)))
     for i in range(rounds):
         edges = _star_round(_star_round(edges, f"Large{i}", large_star), f"Small{i}", small_star)
     final = _star_round(_star_round(edges, "LargeCheck", large_star), "SmallCheck", small_star)

@@ -10,14 +10,12 @@ import hashlib
 import logging
 from typing import Iterator, Optional
 
-import numpy as np
-
 from corpus import stats as st
 from corpus.document import Document
 from corpus.normalize import normalize_lines_for_dedup
 from corpus.readers import read_documents
 from corpus.wet import Fault, MalformedInput
-from dedup.lsh import band_keys, bucket_candidates, choose_bands, verified
+from dedup.lsh import band_keys, choose_bands, verified
 from dedup.minhash import MinHasher, shingles
 
 ROW_BITS = 32
@@ -127,7 +125,8 @@ def merge_decisions(exact: list[tuple[int, str, str]], near: list[tuple[int, str
 
 def band_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig, dropped_rows: set[int],
                  hasher: MinHasher) -> Iterator[tuple[str, tuple]]:
-    """('band', (key, (node, signature))) and ('score', (node, (keep key, doc id))) per surviving document."""
+    """Per surviving document: ('score', (node, (keep key, doc id))), ('sig', (node, (signature,
+    distinct shingles))) and one ('band', (band key, node)) per LSH band."""
     bands, rows = cfg.bands()
     for row, doc in load(data, path, cfg):
         if row in dropped_rows:
@@ -138,21 +137,31 @@ def band_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig, droppe
         if not items:
             continue  # no words: nothing to compare (exact dedup already merged such documents)
         sig = hasher.signature(items)
-        size = len(set(items))
+        yield "sig", (node, (sig, len(set(items))))
         for key in band_keys(sig, bands, rows):
-            yield "band", (key, (node, sig, size))
+            yield "band", (key, node)
 
 
-def verified_edges(members: list[tuple[int, np.ndarray, int]], threshold: float, granularity: str = "document"
-                   ) -> Iterator[tuple[int, int]]:
-    """Verified (larger node, smaller node) edges among the documents of one band bucket."""
-    if len(members) < 2:
+def half_pairs(node: int, pairs_and_sig: dict) -> Iterator[tuple[int, tuple]]:
+    """Join step 1: for each candidate (node, other), send node's signature to `other`."""
+    sigs = list(pairs_and_sig["sig"])
+    if not sigs:
         return
-    by_node = {node: (sig, size) for node, sig, size in members}
-    for a, b in bucket_candidates(list(by_node)):
-        (sig_a, size_a), (sig_b, size_b) = by_node[a], by_node[b]
-        if verified(sig_a, sig_b, threshold, granularity, size_a, size_b):
-            yield (max(a, b), min(a, b))
+    sig, size = sigs[0]
+    for other in pairs_and_sig["pair"]:
+        yield other, (node, sig, size)
+
+
+def verify_halves(node: int, halves_and_sig: dict, threshold: float, granularity: str = "document"
+                  ) -> Iterator[tuple[int, int]]:
+    """Join step 2: verify each candidate that reached `node` against node's own signature."""
+    sigs = list(halves_and_sig["sig"])
+    if not sigs:
+        return
+    sig, size = sigs[0]
+    for other, other_sig, other_size in halves_and_sig["half"]:
+        if verified(other_sig, sig, threshold, granularity, other_size, size):
+            yield (max(node, other), min(node, other))
 
 
 def cluster_decisions(members: list[tuple[int, tuple, str]]) -> Iterator[tuple[int, tuple[int, str, str]]]:
