@@ -45,6 +45,11 @@ def add_malformed(stats: dict, file: str, offset: int, error: str) -> None:
     stats["malformed"].append({"file": file, "offset": offset, "error": error})
 
 
+def text_units(text: str) -> tuple[int, int]:
+    """(lines, characters) of a text; lines counted as `text.split("\n")` does."""
+    return text.count("\n") + 1, len(text)
+
+
 def _merge_values(a: Any, b: Any) -> Any:
     if isinstance(a, dict) and isinstance(b, dict):
         out = dict(a)

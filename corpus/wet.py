@@ -12,6 +12,8 @@ import dataclasses
 import zlib
 from typing import Iterator, Optional, Union
 
+from corpus.stats import add_malformed
+
 GZIP_MAGIC = b"\x1f\x8b\x08"
 WARC_PREFIX = b"WARC/"
 RECORD_END = b"\r\n\r\n"
@@ -37,6 +39,15 @@ class Fault:
 
 class MalformedInput(ValueError):
     """Raised in strict mode at the first fault; the message names file, offset and error."""
+
+
+def report_fault(fault: Fault, path: str, strict: bool, stats: Optional[dict], log) -> None:
+    """Strict: raise MalformedInput naming file and offset. Else log it and count it in `stats`."""
+    if strict:
+        raise MalformedInput(f"{path} at byte {fault.offset}: {fault.error}")
+    if stats is not None:
+        log.warning("malformed input: %s at byte %d: %s", path, fault.offset, fault.error)
+        add_malformed(stats, path, fault.offset, fault.error)
 
 
 def decompress(data: bytes) -> tuple[bytes, list[Fault]]:

@@ -15,7 +15,7 @@ import numpy as np
 from corpus import stats as st
 from corpus.document import Document
 from corpus.readers import wet_document
-from corpus.wet import Fault, MalformedInput, read_wet
+from corpus.wet import Fault, read_wet, report_fault
 from dedup.lines import apply_line_dedup, decide_duplicates, line_hashes
 
 DOC_ORD_BITS = 32
@@ -40,11 +40,6 @@ def doc_key(file_idx: int, doc_ord: int) -> int:
     return (file_idx << DOC_ORD_BITS) | doc_ord
 
 
-def _text_units(text: str) -> tuple[int, int]:
-    """(lines, characters) of a text, lines counted as `text.split("\n")` does."""
-    return text.count("\n") + 1, len(text)
-
-
 def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dict] = None
                    ) -> Iterator[tuple[int, Document]]:
     """(position in file, Document) of every record long enough to keep.
@@ -55,14 +50,10 @@ def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dic
     doc_ord = 0
     for item in read_wet(data, path):
         if isinstance(item, Fault):
-            if cfg.strict:
-                raise MalformedInput(f"{path} at byte {item.offset}: {item.error}")
-            if stats is not None:
-                LOG.warning("malformed input: %s at byte %d: %s", path, item.offset, item.error)
-                st.add_malformed(stats, path, item.offset, item.error)
+            report_fault(item, path, cfg.strict, stats, LOG)
             continue
         doc = wet_document(item, cfg.source)
-        lines, chars = _text_units(doc.text)
+        lines, chars = st.text_units(doc.text)
         if stats is not None:
             st.count_read(stats, 1, lines, chars)
         if len(doc.text) < cfg.min_length:

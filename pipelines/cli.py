@@ -71,10 +71,9 @@ def run_ccnet(args, beam_args: list[str]) -> int:
     from filters.buckets import read_cutoffs_csv
     from filters.lid import custom_lid_model
     from filters.perplexity import missing_model_files
-    from pipelines import ccnet, fileio, progress, report
+    from pipelines import ccnet, fileio
     from pipelines.commit import prepare_output
     from pipelines.ccnet_steps import CCNetConfig
-    from pipelines.runner import make_pipeline, pipeline_options
 
     args.input = [_absolute(i) for i in args.input]
     args.output = _absolute(args.output)
@@ -113,20 +112,32 @@ def run_ccnet(args, beam_args: list[str]) -> int:
     cfg = CCNetConfig(langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,
                       line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards)
     lid_model = custom_lid_model(args.models)
-    opts = pipeline_options(beam_args, args.workers)
+    return run_pipeline("ccnet", len(files), args.output, beam_args, args.workers,
+                        lambda p: ccnet.build_pipeline(p, files, args.output, cfg, args.models,
+                                                       str(lid_model) if lid_model else None, fixed),
+                        show_progress=True)
+
+
+def run_pipeline(command: str, n_inputs: int, output: str, beam_args: list[str], workers: Optional[int],
+                 build, show_progress: bool = False) -> int:
+    """Run `build(pipeline)` on the runner the flags choose; malformed input becomes a CLIError;
+    print the run's summary. `show_progress`: a bar of input files done (ccnet's scratch files)."""
+    from pipelines import progress, report
+    from pipelines.runner import make_pipeline, pipeline_options
+
+    opts = pipeline_options(beam_args, workers)
     started = time.time()
-    print(f"ccnet: {len(files)} input file(s) -> {args.output}", file=sys.stderr, flush=True)
+    print(f"{command}: {n_inputs} input file(s) -> {output}", file=sys.stderr, flush=True)
     try:
-        with progress.file_progress(args.output, len(files), enabled=sys.stderr.isatty()):
+        with progress.file_progress(output, n_inputs, enabled=show_progress and sys.stderr.isatty()):
             with make_pipeline(opts) as p:
-                ccnet.build_pipeline(p, files, args.output, cfg, args.models,
-                                     str(lid_model) if lid_model else None, fixed)
+                build(p)
     except Exception as exc:
         message = _malformed_message(exc)
         if message:
             raise CLIError(message) from None
         raise
-    report.print_run_summary(args.output, time.time() - started)
+    report.print_run_summary(output, time.time() - started)
     return 0
 
 
@@ -147,11 +158,12 @@ def _malformed_message(exc: BaseException) -> Optional[str]:
     return None
 
 
-def _unit_float(name: str):
+def _fraction(name: str, include_one: bool):
+    """argparse type for a float in (0, 1] (or (0, 1) when `include_one` is false)."""
     def parse(value: str) -> float:
         v = float(value)
-        if not 0.0 < v < 1.0 if name == "--candidate-threshold" else not 0.0 < v <= 1.0:
-            raise argparse.ArgumentTypeError(f"{name} must be within (0, 1], got {value}")
+        if not (0.0 < v <= 1.0 if include_one else 0.0 < v < 1.0):
+            raise argparse.ArgumentTypeError(f"{name} must be within (0, {'1]' if include_one else '1)'}, got {value}")
         return v
     return parse
 
@@ -171,10 +183,10 @@ def add_dedup_parser(sub) -> None:
     p.add_argument("--granularity", choices=["document", "book"], default="document",
                    help="document: near duplicates by Jaccard; book: a document is a duplicate when its "
                         "estimated containment in another reaches --threshold (LLaMA's books rule)")
-    p.add_argument("--threshold", type=_unit_float("--threshold"), default=None,
+    p.add_argument("--threshold", type=_fraction("--threshold", include_one=True), default=None,
                    help="estimated Jaccard (documents, default 0.8) or containment (books, default 0.9) "
                         "that makes a near duplicate")
-    p.add_argument("--candidate-threshold", type=_unit_float("--candidate-threshold"), default=None,
+    p.add_argument("--candidate-threshold", type=_fraction("--candidate-threshold", include_one=False), default=None,
                    help="Jaccard at which LSH banding collides half the time; below --threshold for recall "
                         "(default 0.6: 21 bands x 6 rows for 128 permutations; books 0.2: 64 x 2, since a "
                         "book contained in a 3x longer one has Jaccard ~0.3)")
@@ -195,10 +207,9 @@ def add_dedup_parser(sub) -> None:
 
 def run_dedup(args, beam_args: list[str]) -> int:
     from corpus.readers import input_kind
-    from pipelines import dedup, report
+    from pipelines import dedup
     from pipelines.commit import prepare_output
     from pipelines.dedup_steps import DedupConfig
-    from pipelines.runner import make_pipeline, pipeline_options
 
     book = args.granularity == "book"
     if args.threshold is None:
@@ -222,19 +233,8 @@ def run_dedup(args, beam_args: list[str]) -> int:
     cfg = DedupConfig(threshold=args.threshold, num_perm=args.num_perm, ngram=args.ngram, seed=args.seed,
                       keep=args.keep, candidate_threshold=args.candidate_threshold, strict=args.strict,
                       granularity=args.granularity)
-    opts = pipeline_options(beam_args, args.workers)
-    started = time.time()
-    print(f"dedup: {len(units)} input file(s) -> {args.output}", file=sys.stderr, flush=True)
-    try:
-        with make_pipeline(opts) as p:
-            dedup.build_pipeline(p, units, args.output, cfg, args.cc_rounds)
-    except Exception as exc:
-        message = _malformed_message(exc)
-        if message:
-            raise CLIError(message) from None
-        raise
-    report.print_run_summary(args.output, time.time() - started)
-    return 0
+    return run_pipeline("dedup", len(units), args.output, beam_args, args.workers,
+                        lambda p: dedup.build_pipeline(p, units, args.output, cfg, args.cc_rounds))
 
 
 def add_lm_train_parser(sub) -> None:

@@ -14,7 +14,7 @@ from corpus import stats as st
 from corpus.document import Document
 from corpus.normalize import normalize_lines_for_dedup
 from corpus.readers import read_documents
-from corpus.wet import Fault, MalformedInput
+from corpus.wet import Fault, report_fault
 from dedup.lsh import band_keys, choose_bands, verified
 from dedup.minhash import MinHasher, shingles
 
@@ -52,23 +52,15 @@ def row_of(node: int) -> int:
     return node & ((1 << ROW_BITS) - 1)
 
 
-def text_units(text: str) -> tuple[int, int]:
-    return text.count("\n") + 1, len(text)
-
-
 def load(data: bytes, path: str, cfg: DedupConfig, stats: Optional[dict] = None) -> Iterator[tuple[int, Document]]:
     """(row, Document) of one input file; faults are counted (or raised in strict mode)."""
     row = 0
     for item in read_documents(data, path):
         if isinstance(item, Fault):
-            if cfg.strict:
-                raise MalformedInput(f"{path} at byte {item.offset}: {item.error}")
-            if stats is not None:
-                LOG.warning("malformed input: %s at byte %d: %s", path, item.offset, item.error)
-                st.add_malformed(stats, path, item.offset, item.error)
+            report_fault(item, path, cfg.strict, stats, LOG)
             continue
         if stats is not None:
-            st.count_read(stats, 1, *text_units(item.text))
+            st.count_read(stats, 1, *st.text_units(item.text))
         yield row, item
         row += 1
 
@@ -190,8 +182,8 @@ def apply_decisions(data: bytes, path: str, cfg: DedupConfig, decisions: dict[in
             clusters.append({"id": doc.id, "cluster_id": cluster, "kept": reason == "kept",
                              "reason": reason})
         if reason in ("exact_duplicate", "near_duplicate"):
-            st.count_dropped(stats, reason, 1, *text_units(doc.text))
+            st.count_dropped(stats, reason, 1, *st.text_units(doc.text))
             continue
-        st.count_written(stats, 1, *text_units(doc.text))
+        st.count_written(stats, 1, *st.text_units(doc.text))
         kept.append(doc)
     return WriteResult(kept, clusters, stats)
