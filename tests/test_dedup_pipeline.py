@@ -160,3 +160,19 @@ def test_book_granularity_removes_contained_book(tmp_path):
     kept = {r["id"] for r in pq.read_table(out_book / "lang=unknown" / "bucket=all").to_pylist()}
     assert kept == {"omnibus", "other"}                           # the contained book goes, the longest stays
     assert read_stats(out_book)["config"]["granularity"] == "book"
+
+
+def test_dedup_strict_and_bad_parquet(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "fine"}\n{"id": "b"}\n')
+    assert run_dedup(tmp_path / "o1", [str(bad)], "--strict") == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl" in err and "line 2" in err and "'text'" in err
+    shard_dir = tmp_path / "shards" / "lang=en" / "bucket=all"
+    shard_dir.mkdir(parents=True)
+    (shard_dir / "part-00000.parquet").write_bytes(b"PAR1 not really parquet")
+    assert run_dedup(tmp_path / "o2", [str(tmp_path / "shards")]) == 0
+    stats = read_stats(tmp_path / "o2")
+    assert stats["documents"]["dropped"]["malformed"] == 1
+    assert "not a readable Parquet file" in stats["malformed"][0]["error"]
+    assert check_accounting(stats) == []
