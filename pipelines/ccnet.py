@@ -22,10 +22,11 @@ from apache_beam.pvalue import AsDict
 from corpus import shards
 from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_buckets, compute_cutoffs
 from pipelines import fileio
-from pipelines.commit import commit
-from pipelines.memory import pin_mmap_threshold
 from pipelines.ccnet_steps import (CCNetConfig, FileHashes, dedup_pairs, drops_by_document, file_line_hashes,
                                    process_file, shard_drops, split_by_shard)
+from pipelines.commit import commit
+from pipelines.memory import pin_mmap_threshold
+
 
 class HashLinesFn(beam.DoFn):
     """(file index, path) -> (hash shard, (document keys, line hashes)); keeps the hashes for pass 2."""

@@ -19,11 +19,11 @@ import apache_beam as beam
 import pyarrow as pa
 
 from corpus import shards
-from dedup.components import large_star, small_star
+from dedup.components import both_directions, large_star, small_star
+from dedup.lsh import bucket_candidates
 from dedup.minhash import MinHasher
 from pipelines import fileio
 from pipelines.commit import commit
-from dedup.lsh import bucket_candidates
 from pipelines.dedup_steps import (DedupConfig, apply_decisions, band_entries, cluster_decisions, exact_decisions,
                                    exact_entries, half_pairs, merge_decisions, verify_halves)
 from pipelines.memory import pin_mmap_threshold
@@ -46,7 +46,7 @@ class ExactKeysFn(beam.DoFn):
 
 
 class SignaturesFn(beam.DoFn):
-    """Band entries (main output) and keep scores (tagged 'score') of a file's exact survivors."""
+    """Band entries (main output) and signatures (tagged 'sig') of a file's exact survivors."""
 
     def __init__(self, cfg: DedupConfig):
         self.cfg = cfg
@@ -98,7 +98,7 @@ class WriteFn(beam.DoFn):
 def _star_round(edges, label: str, step):
     """One large-star or small-star round over an edge PCollection of (larger, smaller) nodes."""
     if step is large_star:
-        keyed = edges | f"{label}Both" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[0])])
+        keyed = edges | f"{label}Both" >> beam.FlatMap(lambda e: both_directions([e]))
     else:
         keyed = edges
     return (keyed
@@ -121,14 +121,15 @@ def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str
     """Attach the dedup pipeline; `units` are (file index, input path, output path relative to OUT)."""
     unit_pc = p | "Inputs" >> beam.Create(units) | "SpreadInputs" >> beam.Reshuffle()
     by_file = unit_pc | "KeyByFile" >> beam.Map(lambda u: (u[0], u))
-    exact = (unit_pc
-             | "ExactKeys" >> beam.ParDo(ExactKeysFn(cfg))
+    entries = unit_pc | "ExactKeys" >> beam.ParDo(ExactKeysFn(cfg))
+    scores = entries | "KeepScores" >> beam.Map(lambda kv: (kv[1][0], kv[1][1:]))  # node -> (keep key, id)
+    exact = (entries
              | "GroupExact" >> beam.GroupByKey()
              | "ExactDecisions" >> beam.FlatMap(lambda kv: exact_decisions(list(kv[1]))))
     sig = ({"unit": by_file, "exact": exact}
            | "JoinExact" >> beam.CoGroupByKey()
            | "Signatures" >> beam.ParDo(SignaturesFn(cfg)).with_output_types(Tuple[Any, Any])
-           .with_outputs("score", "sig", main="bands"))
+           .with_outputs("sig", main="bands"))
     candidates = (sig.bands
                   | "GroupBands" >> beam.GroupByKey()
                   | "BucketCandidates" >> beam.FlatMap(lambda kv: bucket_candidates(list(kv[1])))
@@ -147,7 +148,7 @@ def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str
     members = (edges
                | "BothEnds" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[1])])
                | "DistinctMembers" >> beam.Distinct())
-    near = (({"centre": members, "score": sig.score})
+    near = (({"centre": members, "score": scores})
             | "JoinScores" >> beam.CoGroupByKey()
             | "ByCentre" >> beam.FlatMap(lambda kv: [(c, (kv[0], *s)) for c in kv[1]["centre"]
                                                      for s in kv[1]["score"]])

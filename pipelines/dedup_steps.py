@@ -117,14 +117,13 @@ def merge_decisions(exact: list[tuple[int, str, str]], near: list[tuple[int, str
 
 def band_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig, dropped_rows: set[int],
                  hasher: MinHasher) -> Iterator[tuple[str, tuple]]:
-    """Per surviving document: ('score', (node, (keep key, doc id))), ('sig', (node, (signature,
-    distinct shingles))) and one ('band', (band key, node)) per LSH band."""
+    """Per surviving document with words: ('sig', (node, (signature, distinct shingles))) and one
+    ('band', (band key, node)) per LSH band."""
     bands, rows = cfg.bands()
     for row, doc in load(data, path, cfg):
         if row in dropped_rows:
             continue
         node = node_of(file_idx, row)
-        yield "score", (node, (keep_key(doc, node, cfg.keep), doc.id))
         items = shingles(doc.text, cfg.ngram)
         if not items:
             continue  # no words: nothing to compare (exact dedup already merged such documents)
