@@ -3,7 +3,8 @@
 `signature(shingles)` equals `datasketch.MinHash(num_perm, seed, scheme=...)` updated with the
 same shingle bytes, element for element, for datasketch's default `affine32` scheme (2.0+) and
 its `legacy` scheme (before 2.0), so signatures mix with datasketch's MinHashLSH and tools.
-The per-shingle SHA-1 is the only Python-level loop; the permutations are one numpy product.
+Shingle hashes come from a small C loop (dedup/_shingle.c) over the space-joined tokens, with
+a hashlib fallback when the extension is not built; the permutations are one numpy product.
 """
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ import re
 from typing import Iterable
 
 import numpy as np
+
+try:
+    from dedup._shingle import sha1_shingles as _sha1_shingles
+except ImportError:  # built by `pip install`; the pure-Python path gives the same values
+    _sha1_shingles = None
 
 SCHEMES = ("affine32", "legacy")
 _MERSENNE_PRIME = np.uint64((1 << 61) - 1)
@@ -54,6 +60,16 @@ def sha1_hash32(items: Iterable[bytes]) -> np.ndarray:
     """datasketch.hashfunc.sha1_hash32 of each item: first 4 bytes of SHA-1, little-endian."""
     digests = b"".join([h.digest() for h in map(hashlib.sha1, items)])
     return np.frombuffer(digests, dtype="<u4")[::5].astype(np.uint32)  # 20-byte digests: every 5th word
+
+
+def shingle_hashes(text: str, n: int = 5, native: bool = True) -> np.ndarray:
+    """sha1_hash32 of every shingle of `text` (uint32, the order of `shingles`), without building them."""
+    if not native or _sha1_shingles is None:
+        return sha1_hash32(shingles(text, n))
+    words = tokens(text)
+    if not words:
+        return np.empty(0, dtype=np.uint32)
+    return np.frombuffer(_sha1_shingles(" ".join(words).encode("utf-8"), n), dtype="<u4").astype(np.uint32)
 
 
 def _fmix32(hv: np.ndarray) -> np.ndarray:
@@ -100,9 +116,13 @@ class MinHasher:
 
     def signature(self, items: list[bytes]) -> np.ndarray:
         """Signature of a set of byte strings, `num_perm` values of the scheme's dtype."""
+        return self.hashes_signature(sha1_hash32(items))
+
+    def hashes_signature(self, hashes: np.ndarray) -> np.ndarray:
+        """Signature from the items' sha1_hash32 values (as `shingle_hashes` gives them)."""
         sig = self.empty()
-        for start in range(0, len(items), _CHUNK):
-            hv = sha1_hash32(items[start:start + _CHUNK])
+        for start in range(0, len(hashes), _CHUNK):
+            hv = hashes[start:start + _CHUNK]
             with np.errstate(over="ignore"):
                 if self.scheme == "legacy":
                     phv = ((self._a * hv.astype(np.uint64)[None, :] + self._b) % _MERSENNE_PRIME) & _MAX_HASH32
@@ -112,7 +132,7 @@ class MinHasher:
         return sig
 
     def text_signature(self, text: str, ngram: int = 5) -> np.ndarray:
-        return self.signature(shingles(text, ngram))
+        return self.hashes_signature(shingle_hashes(text, ngram))
 
 
 def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:

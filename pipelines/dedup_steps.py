@@ -10,13 +10,15 @@ import hashlib
 import logging
 from typing import Iterator, Optional
 
+import numpy as np
+
 from corpus import stats as st
 from corpus.document import Document
 from corpus.normalize import normalize_lines_for_dedup
 from corpus.readers import read_documents
 from corpus.wet import Fault, report_fault
 from dedup.lsh import band_keys, choose_bands, verified
-from dedup.minhash import MinHasher, shingles
+from dedup.minhash import MinHasher, shingle_hashes
 
 ROW_BITS = 32
 KEEP_RULES = ("perplexity", "longest", "first")
@@ -118,17 +120,18 @@ def merge_decisions(exact: list[tuple[int, str, str]], near: list[tuple[int, str
 def band_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig, dropped_rows: set[int],
                  hasher: MinHasher) -> Iterator[tuple[str, tuple]]:
     """Per surviving document with words: ('sig', (node, (signature, distinct shingles))) and one
-    ('band', (band key, node)) per LSH band."""
+    ('band', (band key, node)) per LSH band. Shingle counts (distinct hashes) only matter for books."""
     bands, rows = cfg.bands()
     for row, doc in load(data, path, cfg):
         if row in dropped_rows:
             continue
         node = node_of(file_idx, row)
-        items = shingles(doc.text, cfg.ngram)
-        if not items:
+        hashes = shingle_hashes(doc.text, cfg.ngram)
+        if not hashes.size:
             continue  # no words: nothing to compare (exact dedup already merged such documents)
-        sig = hasher.signature(items)
-        yield "sig", (node, (sig, len(set(items))))
+        sig = hasher.hashes_signature(hashes)
+        size = int(np.unique(hashes).size) if cfg.granularity == "book" else 0
+        yield "sig", (node, (sig, size))
         for key in band_keys(sig, bands, rows):
             yield "band", (key, node)
 

@@ -5,8 +5,11 @@ from pathlib import Path
 import datasketch
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dedup.minhash import MinHasher, estimated_jaccard, shingles, tokens
+from dedup import minhash
+from dedup.minhash import MinHasher, estimated_jaccard, sha1_hash32, shingle_hashes, shingles, tokens
 
 REF = Path(__file__).parent / "data" / "reference"
 
@@ -46,6 +49,30 @@ def test_jaccard_estimate_matches_datasketch():
     ma.update_batch(shingles(a))
     mb.update_batch(shingles(b))
     assert estimated_jaccard(hasher.text_signature(a), hasher.text_signature(b)) == ma.jaccard(mb)
+
+
+def test_native_shingle_hasher_is_built():
+    assert minhash._sha1_shingles is not None, "dedup/_shingle.c was not compiled: reinstall with pip install -e ."
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 9])
+def test_native_shingle_hashes_equal_hashlib(n):
+    long_words = " ".join(("x" * k) for k in range(1, 140, 7))  # shingles over one and several SHA-1 blocks
+    for text in _docs(10) + [long_words, "a b c d", "a b c d e", "a b c d e f", "\u00e9" * 60]:
+        expected = sha1_hash32(shingles(text, n))
+        np.testing.assert_array_equal(shingle_hashes(text, n), expected)
+        np.testing.assert_array_equal(shingle_hashes(text, n, native=False), expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400), st.integers(1, 6))
+def test_native_shingle_hashes_any_unicode(text, n):
+    np.testing.assert_array_equal(shingle_hashes(text, n), sha1_hash32(shingles(text, n)))
+
+
+def test_native_shingle_hasher_rejects_bad_n():
+    with pytest.raises(ValueError, match="positive"):
+        minhash._sha1_shingles(b"a b", 0)
 
 
 def test_shingles_and_tokens():
