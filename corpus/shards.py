@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from typing import Any
 
 import pyarrow as pa
@@ -52,6 +53,19 @@ def split_partitions(table: pa.Table) -> list[tuple[str, pa.Table]]:
         mask = pa.array([k == key for k in keys])
         out.append((key, table.filter(mask)))
     return out
+
+
+def local_parquet_files(folder: str) -> list[tuple[str, str]]:
+    """(path, path relative to folder) of the Parquet shards under a local corpus folder, sorted;
+    folders and files whose names start with '_' (scratch, side outputs) are skipped."""
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("_"))
+        for n in sorted(names):
+            if n.endswith(".parquet") and not n.startswith("_"):
+                full = os.path.join(root, n)
+                found.append((full, os.path.relpath(full, folder)))
+    return sorted(found)
 
 
 def read_parquet_bytes(data: bytes) -> pa.Table:

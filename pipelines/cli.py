@@ -119,9 +119,10 @@ def run_ccnet(args, beam_args: list[str]) -> int:
 
 
 def run_pipeline(command: str, n_inputs: int, output: str, beam_args: list[str], workers: Optional[int],
-                 build, show_progress: bool = False) -> int:
+                 build, show_progress: bool = False, summary: bool = True) -> int:
     """Run `build(pipeline)` on the runner the flags choose; malformed input becomes a CLIError;
-    print the run's summary. `show_progress`: a bar of input files done (ccnet's scratch files)."""
+    print the run's summary (`summary`: read from OUT/_stats.json). `show_progress`: a bar of
+    input files done (ccnet's scratch files)."""
     from pipelines import progress, report
     from pipelines.runner import make_pipeline, pipeline_options
 
@@ -137,7 +138,8 @@ def run_pipeline(command: str, n_inputs: int, output: str, beam_args: list[str],
         if message:
             raise CLIError(message) from None
         raise
-    report.print_run_summary(output, time.time() - started)
+    if summary:
+        report.print_run_summary(output, time.time() - started)
     return 0
 
 
@@ -279,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_ccnet_parser(sub)
     add_dedup_parser(sub)
     add_lm_train_parser(sub)
+    from pipelines.cli_tokens import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

@@ -40,10 +40,11 @@ def merge_stats_fn(parts: Iterable[dict]) -> dict:
 
 
 def partition_counts(manifest: list[dict]) -> dict[str, int]:
-    """Documents per output folder, from manifest entries (side files such as _clusters excluded)."""
+    """Documents per output folder, from the manifest's data files (.parquet shards, .bin token shards;
+    side files such as _clusters and .idx indexes excluded)."""
     counts: dict[str, int] = {}
     for e in manifest:
-        if e["path"].startswith("_"):
+        if e["path"].startswith("_") or not e["path"].endswith((".parquet", ".bin")):
             continue
         part = e["path"].rsplit("/", 1)[0] if "/" in e["path"] else "."
         counts[part] = counts.get(part, 0) + e["rows"]

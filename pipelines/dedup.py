@@ -182,12 +182,7 @@ def plan_units(inputs: list[str]) -> list[tuple[int, str, str]]:
     files: list[tuple[str, Optional[str]]] = []
     for spec in inputs:
         if "://" not in spec and os.path.isdir(spec):
-            for root, dirs, names in os.walk(spec):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("_"))
-                for n in sorted(names):
-                    if n.endswith(".parquet") and not n.startswith("_"):
-                        full = os.path.join(root, n)
-                        files.append((full, os.path.relpath(full, spec)))
+            files.extend(fileio.list_parquet(spec))
             continue
         files.extend((f, None) for f in fileio.expand_globs([spec]))
     files = sorted(set(files))

@@ -9,6 +9,8 @@ import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
+from corpus.shards import local_parquet_files
+
 
 def join(base: str, *parts: str) -> str:
     return FileSystems.join(base, *parts)
@@ -23,6 +25,21 @@ def expand_globs(patterns: list[str]) -> list[str]:
             raise FileNotFoundError(f"input pattern {pattern!r} matches no file")
         files.update(matched)
     return sorted(files)
+
+
+def list_parquet(folder: str) -> list[tuple[str, str]]:
+    """(path, path relative to folder) of the Parquet shards under a corpus folder, sorted;
+    folders and files whose names start with '_' (scratch, side outputs) are skipped."""
+    if "://" not in folder:
+        return local_parquet_files(folder)
+    found: list[tuple[str, str]] = []
+    for pattern in ("*.parquet", "*/*.parquet", "*/*/*.parquet"):
+        for r in FileSystems.match([join(folder, pattern)]):
+            for m in r.metadata_list:
+                rel = m.path[len(folder.rstrip("/")) + 1:]
+                if not any(part.startswith("_") for part in rel.split("/")):
+                    found.append((m.path, rel))
+    return sorted(set(found))
 
 
 def read_bytes(path: str) -> bytes:

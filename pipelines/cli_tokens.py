@@ -1,0 +1,219 @@
+"""`llamapipe tokenizer-train`, `tokenize` and `stats`: from corpus shards to training tokens."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from corpus.mixture import LLAMA_MIXTURE, Mixture, MixtureError, load_mixture
+from pipelines.cli import CLIError, _absolute, run_pipeline
+
+
+def _corpus_spec(value: str) -> tuple[str, str]:
+    source, sep, folder = value.partition("=")
+    if not sep or not source or not folder:
+        raise argparse.ArgumentTypeError(f"--corpus takes SOURCE=DIR (e.g. cc=out/ccnet), got {value!r}")
+    return source.strip(), folder
+
+
+def _buckets(value: str) -> frozenset[str]:
+    names = frozenset(b.strip() for b in value.split(",") if b.strip())
+    bad = names - {"head", "middle", "tail", "all"}
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"--bucket takes head,middle,tail,all (comma-separated), got {value!r}")
+    return names
+
+
+def _add_corpus_args(p) -> None:
+    p.add_argument("--corpus", type=_corpus_spec, action="append", required=True, metavar="SOURCE=DIR",
+                   help="a source's corpus shard folder (output of ccnet/dedup); repeat per source")
+    p.add_argument("--mixture", default=str(LLAMA_MIXTURE), metavar="MIXTURE.yaml",
+                   help="per-source proportion and epochs (default: LLaMA Table 1, corpus/mixtures/llama.yaml)")
+    p.add_argument("--renormalize", action="store_true",
+                   help="sources of the mixture without --corpus are dropped and the others rescaled "
+                        "(default: an error naming them)")
+    p.add_argument("--bucket", type=_buckets, default=None, metavar="head,middle",
+                   help="use only these perplexity buckets (default: all documents)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+
+
+def _corpus_and_mixture(args) -> tuple[dict[str, list[str]], Mixture, list[str]]:
+    corpus: dict[str, list[str]] = {}
+    for source, folder in args.corpus:
+        folder = _absolute(folder)
+        if "://" not in folder and not os.path.isdir(folder):
+            raise CLIError(f"--corpus {source}={folder}: no such folder")
+        corpus.setdefault(source, []).append(folder)
+    try:
+        mixture, warnings = load_mixture(args.mixture).restrict(sorted(corpus), args.renormalize)
+    except MixtureError as exc:
+        raise CLIError(str(exc)) from None
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return corpus, mixture, warnings
+
+
+def add_tokenizer_train_parser(sub) -> None:
+    p = sub.add_parser("tokenizer-train", allow_abbrev=False,
+                       help="sample documents by mixture weight and train a LLaMA-style SentencePiece BPE",
+                       description=(
+                           "Sample --sample-docs documents across sources in proportion to the mixture "
+                           "(uniform within a source, deterministic from --seed, a Beam pipeline), then "
+                           "train SentencePiece BPE with the LLaMA tokenizer's settings: digits split, byte "
+                           "fallback, identity normalisation, dummy prefix, whitespace kept. Writes --out "
+                           "(.model), its .vocab and a .json record of the sample. Unknown --flags go to Beam."))
+    _add_corpus_args(p)
+    p.add_argument("--vocab-size", type=int, default=32000, help="exact vocabulary size (default 32000, as LLaMA)")
+    p.add_argument("--sample-docs", type=int, default=1_000_000, help="documents to train on (default 1,000,000)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="SentencePiece training threads (default: cores)")
+    p.add_argument("--out", required=True, metavar="TOK.model", help="model file to write")
+    p.set_defaults(func=run_tokenizer_train)
+
+
+def run_tokenizer_train(args, beam_args: list[str]) -> int:
+    from corpus.sampling import source_quotas
+    from pipelines import tokenize, tokenizer_train
+    from tokenizer.train import LLAMA_SETTINGS, train_tokenizer
+
+    if args.vocab_size < 300:
+        raise CLIError(f"--vocab-size must be >= 300 (256 byte pieces + specials + merges), got {args.vocab_size}")
+    if args.sample_docs < 1:
+        raise CLIError(f"--sample-docs must be >= 1, got {args.sample_docs}")
+    if "://" in args.out:
+        raise CLIError("--out must be a local path (copy the model to remote storage afterwards)")
+    corpus, mixture, warnings = _corpus_and_mixture(args)
+    try:
+        units = tokenize.plan_units(corpus)
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
+    quotas = source_quotas(args.sample_docs, {s: w.proportion for s, w in mixture.sources.items()})
+    out = Path(args.out).resolve()
+    scratch = out.parent / f".{out.name}.sample"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        run_pipeline("tokenizer-train (sampling)", len(units), str(scratch), beam_args, args.workers,
+                     lambda p: tokenizer_train.build_sampling(p, units, quotas, args.seed, args.bucket, str(scratch)),
+                     summary=False)
+        sample = json.loads((scratch / "_sample.json").read_text())
+        for source, quota in sorted(quotas.items()):
+            got = sample["sources"].get(source, {}).get("documents", 0)
+            if got < quota:
+                warnings.append(f"source {source}: asked for {quota:,} documents, it has only {got:,}")
+                print(f"warning: {warnings[-1]}", file=sys.stderr)
+        files = sorted(scratch.glob("sample-*.txt"))
+        lines = sum(s["lines"] for s in sample["sources"].values())
+        print(f"tokenizer-train: training SentencePiece BPE ({args.vocab_size:,} pieces) on {lines:,} lines "
+              f"of {sum(s['documents'] for s in sample['sources'].values()):,} documents", file=sys.stderr, flush=True)
+        try:
+            train_tokenizer(files, args.vocab_size, out, threads=args.threads)
+        except RuntimeError as exc:
+            message = str(exc).strip()
+            hint = ("raise --vocab-size: every character covering 99.995% of the sample needs a piece"
+                    if "required_chars" in message else "lower --vocab-size or raise --sample-docs")
+            raise CLIError(f"SentencePiece training failed: {message} ({hint})") from None
+        record = {"vocab_size": args.vocab_size, "seed": args.seed, "mixture": mixture.path,
+                  "proportions": {s: w.proportion for s, w in mixture.sources.items()},
+                  "buckets": sorted(args.bucket) if args.bucket else None, "quotas": quotas,
+                  "sample": sample["sources"], "settings": LLAMA_SETTINGS, "warnings": warnings,
+                  "corpus": {s: folders for s, folders in sorted(corpus.items())}}
+        sidecar = out.with_suffix(".json")
+        tmp = sidecar.with_name(sidecar.name + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, sidecar)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"wrote {out} ({args.vocab_size:,} pieces), {out.with_suffix('.vocab')}, {out.with_suffix('.json')}")
+    return 0
+
+
+def add_tokenize_parser(sub) -> None:
+    p = sub.add_parser("tokenize", allow_abbrev=False,
+                       help="corpus shards -> token shards (.bin/.idx per source) and mixture.json",
+                       description=(
+                           "Encode every document as BOS + tokens + EOS into TOKENS/<source>/part-NNNNN.bin "
+                           "(uint16 when the vocabulary fits) with int64 document offsets in .idx, and write "
+                           "TOKENS/mixture.json: per source its files, documents, tokens, proportion, epochs, and "
+                           "what it supplies for --token-budget. Unknown --flags go to Beam."))
+    _add_corpus_args(p)
+    p.add_argument("--tokenizer", required=True, metavar="TOK.model", help="SentencePiece model (tokenizer-train)")
+    p.add_argument("--out", required=True, metavar="TOKENS", help="output folder")
+    p.add_argument("--token-budget", type=int, default=None,
+                   help="training tokens to plan for (default: the largest budget no source needs more than its "
+                        "configured epochs for)")
+    p.add_argument("--encode-threads", type=int, default=1,
+                   help="SentencePiece threads per worker (default 1: workers already use every core)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished TOKENS folder")
+    p.set_defaults(func=run_tokenize)
+
+
+def run_tokenize(args, beam_args: list[str]) -> int:
+    from pipelines import tokenize
+    from pipelines.commit import prepare_output
+    from tokenizer.shards import MIXTURE_FILE
+
+    args.tokenizer = _absolute(args.tokenizer)
+    args.out = _absolute(args.out)
+    if not os.path.isfile(args.tokenizer):
+        raise CLIError(f"--tokenizer {args.tokenizer} does not exist")
+    if args.token_budget is not None and args.token_budget < 1:
+        raise CLIError(f"--token-budget must be positive, got {args.token_budget}")
+    corpus, mixture, warnings = _corpus_and_mixture(args)
+    try:
+        units = tokenize.plan_units(corpus)
+        prepare_output(args.out, args.overwrite, extra_entries=(MIXTURE_FILE, *corpus))
+    except (FileNotFoundError, FileExistsError) as exc:
+        raise CLIError(str(exc)) from None
+    cfg = tokenize.TokenizeConfig(tokenizer=args.tokenizer, buckets=args.bucket, threads=args.encode_threads,
+                                  token_budget=args.token_budget)
+    rc = run_pipeline("tokenize", len(units), args.out, beam_args, args.workers,
+                      lambda p: tokenize.build_pipeline(p, units, args.out, cfg, mixture, warnings))
+    from pipelines import fileio
+
+    doc = json.loads(fileio.read_bytes(fileio.join(args.out, MIXTURE_FILE)))
+    for w in doc["warnings"][len(warnings):]:
+        print(f"warning: {w}", file=sys.stderr)
+    return rc
+
+
+def add_stats_parser(sub) -> None:
+    p = sub.add_parser("stats", allow_abbrev=False,
+                       help="summarise corpus shards or token shards (terminal table, --json, --html)",
+                       description=(
+                           "On corpus shards: documents, characters, mean/median length by source x language "
+                           "x bucket, perplexity percentiles per language, drop reasons from _stats.json. On "
+                           "token shards: tokens and documents per source, configured vs realised mixture, "
+                           "epochs. --html writes one self-contained page with plots."))
+    p.add_argument("path", metavar="PATH", help="a corpus shard folder or a token shard folder (mixture.json)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    p.add_argument("--html", metavar="REPORT.html", default=None, help="also write an HTML report with plots")
+    p.set_defaults(func=run_stats)
+
+
+def run_stats(args, beam_args: list[str]) -> int:
+    from pipelines import stats_report
+
+    if beam_args:
+        raise CLIError(f"stats does not take {' '.join(beam_args)}")
+    try:
+        summary = stats_report.summarise(args.path, progress=not args.json and sys.stderr.isatty())
+    except (FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    if args.json:
+        print(json.dumps(summary, indent=1, sort_keys=True))
+    else:
+        stats_report.print_summary(summary)
+    if args.html:
+        stats_report.write_html(summary, args.html)
+        print(f"wrote {os.path.abspath(args.html)}", file=sys.stderr)
+    return 0
+
+
+def add_parsers(sub) -> None:
+    add_tokenizer_train_parser(sub)
+    add_tokenize_parser(sub)
+    add_stats_parser(sub)

@@ -1,0 +1,197 @@
+"""`llamapipe stats`: summarise a corpus or token shard folder as terminal tables, JSON or HTML."""
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from html import escape
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from corpus import shards
+from corpus.shards import local_parquet_files
+from corpus.summary import summarise_corpus
+from pipelines import svg_charts
+from tokenizer.shards import MIXTURE_FILE, summarise_tokens
+
+BUCKET_ORDER = {"head": 0, "middle": 1, "tail": 2, "all": 3}
+
+
+def summarise(path: str, progress: bool = False) -> dict:
+    """Summary of a token shard folder (it has mixture.json) or a corpus shard folder."""
+    if "://" in path:
+        raise ValueError(f"stats reads local folders; copy {path} here first")
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: no such folder")
+    if os.path.isfile(os.path.join(path, MIXTURE_FILE)):
+        return summarise_tokens(path)
+    files = [p for p, _ in local_parquet_files(path)]
+    if not files:
+        raise FileNotFoundError(f"{path}: neither corpus shards (*.parquet) nor token shards ({MIXTURE_FILE})")
+    stats_file = os.path.join(path, shards.STATS_FILE)
+    if not progress:
+        return summarise_corpus(files, path, stats_file)
+    with Progress(TextColumn("scanning shards"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("scan", total=len(files))
+        return summarise_corpus(files, path, stats_file, on_file=lambda _: bar.advance(task))
+
+
+def _group_order(g: dict) -> tuple:
+    return g["source"], g["lang"], BUCKET_ORDER.get(g["bucket"], 9), g["bucket"]
+
+
+def print_summary(summary: dict, console: Console | None = None) -> None:
+    console = console or Console(width=None if sys.stdout.isatty() else 140)
+    if summary["kind"] == "tokens":
+        _print_tokens(summary, console)
+    else:
+        _print_corpus(summary, console)
+
+
+def _print_corpus(s: dict, console: Console) -> None:
+    t = Table(title=f"{s['path']}: {s['documents']:,} documents, {s['chars']:,} characters in {s['files']} files")
+    for col in ("source", "lang", "bucket"):
+        t.add_column(col)
+    for col in ("documents", "share", "characters", "mean chars", "median chars"):
+        t.add_column(col, justify="right")
+    for g in sorted(s["groups"], key=_group_order):
+        t.add_row(g["source"], g["lang"], g["bucket"], f"{g['documents']:,}",
+                  f"{100 * g['documents'] / max(s['documents'], 1):.1f}%", f"{g['chars']:,}",
+                  f"{g['mean_chars']:,.0f}", f"{g['median_chars']:,.0f}")
+    console.print(t)
+    if s["perplexity"]:
+        qs = list(next(iter(s["perplexity"].values()))["percentiles"])
+        p = Table(title="perplexity percentiles per language")
+        p.add_column("lang")
+        p.add_column("documents", justify="right")
+        for q in qs:
+            p.add_column(f"p{q}", justify="right")
+        for lang, v in sorted(s["perplexity"].items()):
+            p.add_row(lang, f"{v['documents']:,}", *(f"{v['percentiles'][q]:,.0f}" for q in qs))
+        console.print(p)
+    if s["dropped"]:
+        d = Table(title=f"drop reasons (_stats.json): {s['read']:,} documents read")
+        d.add_column("reason")
+        d.add_column("documents", justify="right")
+        d.add_column("of read", justify="right")
+        for reason, n in sorted(s["dropped"].items(), key=lambda kv: -kv[1]):
+            d.add_row(reason, f"{n:,}", f"{100 * n / max(s['read'] or 1, 1):.1f}%")
+        console.print(d)
+
+
+def _print_tokens(s: dict, console: Console) -> None:
+    t = Table(title=f"{s['path']}: {s['tokens']:,} tokens in {s['documents']:,} documents "
+                    f"({s['dtype']}, vocabulary {s['tokenizer']['vocab_size']:,})")
+    for col in ("source", "docs", "tokens", "tok/doc", "configured", "realised", "max ep", "epochs", "supplies"):
+        t.add_column(col, justify="left" if col == "source" else "right")
+    for name, v in s["sources"].items():
+        t.add_row(name, f"{v['documents']:,}", f"{v['tokens']:,}", f"{v['mean_doc_tokens']:,.0f}",
+                  f"{100 * v['proportion']:.1f}%", f"{100 * v['realised_share']:.1f}%", f"{v['epochs']:g}",
+                  f"{v['epochs_used']:.2f}", f"{v['supplied_tokens']:,}")
+    console.print(t)
+    console.print(f"token budget {s['token_budget']:,}; training draws {s['total_tokens']:,} tokens")
+    for w in s["warnings"]:
+        console.print(f"[yellow]warning: {w}[/yellow]")
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1180px;color:#222}
+h1{font-size:22px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px} td,th{padding:3px 10px;border-bottom:1px solid #eee}
+th{text-align:left;background:#f6f6f6} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.charts{display:flex;flex-wrap:wrap;gap:12px} .charts svg{border:1px solid #eee;background:#fff}
+.warn{color:#9a5b00} .meta{color:#666;font-size:13px}
+"""
+
+
+def _table(headers: list[str], rows: list[list], numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(
+        f'<td class="n">{escape(str(c))}</td>' if i >= numeric_from else f"<td>{escape(str(c))}</td>"
+        for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _corpus_html(s: dict) -> list[str]:
+    parts = [f"<p>{s['documents']:,} documents, {s['chars']:,} characters, {s['files']} Parquet files.</p>"]
+    parts.append("<h2>Documents by source × language × bucket</h2>")
+    parts.append(_table(["source", "lang", "bucket", "documents", "characters", "mean chars", "median chars"],
+                        [[g["source"], g["lang"], g["bucket"], f"{g['documents']:,}", f"{g['chars']:,}",
+                          f"{g['mean_chars']:,.0f}", f"{g['median_chars']:,.0f}"]
+                         for g in sorted(s["groups"], key=_group_order)], numeric_from=3))
+    charts = []
+    for lang, v in sorted(s["perplexity"].items()):
+        cut = s["bucket_cutoffs"].get(lang, {})
+        markers = [(cut.get("head_below"), "head <", "#2a7d2a"), (cut.get("tail_from"), "tail ≥", "#c0392b")]
+        h = v["histogram_log10"]
+        charts.append(svg_charts.log_histogram(h["edges"], h["counts"], f"perplexity, {lang} ({v['documents']:,} docs)",
+                                               "perplexity (log scale)", markers))
+    if charts:
+        parts.append("<h2>Perplexity per language, with the bucket cutoffs</h2>")
+        parts.append('<div class="charts">' + "".join(charts) + "</div>")
+        qs = list(next(iter(s["perplexity"].values()))["percentiles"])
+        parts.append(_table(["lang", "documents", *(f"p{q}" for q in qs)],
+                            [[lang, f"{v['documents']:,}", *(f"{v['percentiles'][q]:,.0f}" for q in qs)]
+                             for lang, v in sorted(s["perplexity"].items())]))
+    h = s["length_histogram_log10"]
+    shares = s["shares"]
+    langs = list(shares["lang"])
+    buckets = sorted(shares["bucket"], key=lambda b: BUCKET_ORDER.get(b, 9))
+    parts.append("<h2>Lengths and shares</h2>")
+    parts.append('<div class="charts">' + "".join([
+        svg_charts.log_histogram(h["edges"], h["counts"], "document length", "characters (log scale)"),
+        svg_charts.grouped_bars(langs, [("documents", [shares["lang"][l]["doc_share"] for l in langs]),
+                                        ("characters", [shares["lang"][l]["char_share"] for l in langs])],
+                                "language share", "language"),
+        svg_charts.grouped_bars(buckets, [("documents", [shares["bucket"][b]["doc_share"] for b in buckets]),
+                                          ("characters", [shares["bucket"][b]["char_share"] for b in buckets])],
+                                "bucket share", "bucket"),
+    ]) + "</div>")
+    if s["dropped"]:
+        parts.append(f"<h2>Drop reasons ({s['read']:,} documents read)</h2>")
+        parts.append(_table(["reason", "documents", "of read"],
+                            [[r, f"{n:,}", f"{100 * n / max(s['read'] or 1, 1):.1f}%"]
+                             for r, n in sorted(s["dropped"].items(), key=lambda kv: -kv[1])]))
+    return parts
+
+
+def _tokens_html(s: dict) -> list[str]:
+    names = list(s["sources"])
+    parts = [f"<p>{s['tokens']:,} tokens in {s['documents']:,} documents; {s['dtype']}, vocabulary "
+             f"{s['tokenizer']['vocab_size']:,} (tokenizer sha256 {escape(s['tokenizer']['sha256'][:16])}…). "
+             f"Token budget {s['token_budget']:,}; training draws {s['total_tokens']:,} tokens.</p>"]
+    parts += [f'<p class="warn">warning: {escape(w)}</p>' for w in s["warnings"]]
+    parts.append("<h2>Mixture: configured vs realised</h2>")
+    charts = [svg_charts.grouped_bars(names, [("configured", [s["sources"][n]["proportion"] for n in names]),
+                                              ("realised", [s["sources"][n]["realised_share"] for n in names])],
+                                      "share of training tokens", "source")]
+    for n in names:
+        h = s["sources"][n]["doc_tokens_histogram_log10"]
+        charts.append(svg_charts.log_histogram(h["edges"], h["counts"], f"document length, {n}", "tokens (log scale)"))
+    parts.append('<div class="charts">' + "".join(charts) + "</div>")
+    parts.append(_table(["source", "files", "documents", "tokens", "mean doc tokens", "configured", "realised",
+                         "epochs (max)", "epochs used", "supplies"],
+                        [[n, v["files"], f"{v['documents']:,}", f"{v['tokens']:,}", f"{v['mean_doc_tokens']:,.0f}",
+                          f"{100 * v['proportion']:.1f}%", f"{100 * v['realised_share']:.1f}%", f"{v['epochs']:g}",
+                          f"{v['epochs_used']:.2f}", f"{v['supplied_tokens']:,}"] for n, v in s["sources"].items()]))
+    return parts
+
+
+def write_html(summary: dict, path: str) -> None:
+    """One self-contained page (inline CSS and SVG), written atomically."""
+    kind = "token shards" if summary["kind"] == "tokens" else "corpus shards"
+    body = _tokens_html(summary) if summary["kind"] == "tokens" else _corpus_html(summary)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>llamapipe stats: "
+            f"{escape(summary['path'])}</title><style>{_CSS}</style></head><body>"
+            f"<h1>llamapipe stats — {kind}</h1><p class=\"meta\">{escape(os.path.abspath(summary['path']))} · {stamp}</p>"
+            + "\n".join(body) + "</body></html>\n")
+    target = Path(path).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, target)

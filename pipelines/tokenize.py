@@ -1,0 +1,144 @@
+"""`llamapipe tokenize`: corpus shards -> token shards + mixture.json, one output part per input file.
+
+Each input Parquet file of a source becomes TOKENS/<source>/part-NNNNN.bin/.idx (NNNNN: the
+file's index within its source, sorted by path), so the output does not depend on the number of
+workers. After every shard: mixture.json (per-source files, documents, tokens, proportions,
+epochs, and the plan for the token budget), then _stats.json, _manifest.json and _SUCCESS.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+from pathlib import Path
+from typing import Optional
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.pvalue import AsList
+
+from corpus import shards
+from corpus.mixture import Mixture, plan_budget
+from corpus.wet import MalformedInput
+from pipelines import fileio
+from pipelines.commit import commit
+from tokenizer.encode import encode_table
+from tokenizer.shards import FORMAT, MIXTURE_FILE, part_stem, shard_bytes, token_dtype
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizeConfig:
+    tokenizer: str
+    buckets: Optional[frozenset[str]] = None
+    threads: int = 1
+    token_budget: Optional[int] = None
+
+
+def plan_units(corpus: dict[str, list[str]]) -> list[tuple[str, int, str]]:
+    """(source, part index, Parquet path) for every shard of every source, sources sorted."""
+    units = []
+    for source in sorted(corpus):
+        files = [path for folder in corpus[source] for path, _ in fileio.list_parquet(folder)]
+        if not files:
+            raise FileNotFoundError(f"--corpus {source}={','.join(corpus[source])}: no Parquet shards found")
+        units.extend((source, i, path) for i, path in enumerate(files))
+    return units
+
+
+def read_shard(path: str, columns: list[str]):
+    """The named columns of a corpus shard (those it has); unreadable files name themselves."""
+    try:
+        pf = pq.ParquetFile(io.BytesIO(fileio.read_bytes(path)))
+        have = [c for c in columns if c in pf.schema_arrow.names]
+        if "text" in columns and "text" not in have:
+            raise MalformedInput(f"{path}: Parquet file has no 'text' column")
+        return pf.read(columns=have)
+    except MalformedInput:
+        raise
+    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
+        raise MalformedInput(f"{path}: not a readable Parquet corpus shard: {exc}") from None
+
+
+class TokenizeFileFn(beam.DoFn):
+    """One corpus shard -> one .bin/.idx pair; yields manifest entries, stats and a file summary."""
+
+    def __init__(self, cfg: TokenizeConfig, out: str):
+        self.cfg = cfg
+        self.out = out
+
+    def setup(self):
+        import sentencepiece as spm
+
+        self.sp = spm.SentencePieceProcessor(model_file=self.cfg.tokenizer)
+        self.dtype = token_dtype(self.sp.get_piece_size())
+
+    def process(self, unit):
+        source, part, path = unit
+        table = read_shard(path, ["text", "bucket"])
+        tokens, offsets, stats = encode_table(self.sp, table, self.cfg.buckets, self.cfg.threads)
+        bin_data, idx_data = shard_bytes(tokens, offsets, self.dtype)
+        stem = f"{source}/{part_stem(part)}"
+        docs = len(offsets) - 1
+        for ext, data in ((".bin", bin_data), (".idx", idx_data)):
+            fileio.write_atomic(fileio.join(self.out, stem + ext), data)
+            yield shards.manifest_entry(stem + ext, data, docs)
+        stats["tokens"] = {"written": len(tokens), "by_source": {source: len(tokens)}}
+        yield beam.pvalue.TaggedOutput("stats", stats)
+        yield beam.pvalue.TaggedOutput("files", {
+            "source": source, "part": part, "input": path, "bin": stem + ".bin", "idx": stem + ".idx",
+            "documents": docs, "tokens": len(tokens)})
+
+
+def mixture_document(files: list[dict], mixture: Mixture, tokenizer: str, budget: Optional[int],
+                     warnings: list[str]) -> dict:
+    """mixture.json: tokenizer, dtype, and per source its files, counts and the budget plan."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=tokenizer)
+    by_source: dict[str, list[dict]] = {}
+    for f in sorted(files, key=lambda f: (f["source"], f["part"])):
+        by_source.setdefault(f["source"], []).append(
+            {k: f[k] for k in ("bin", "idx", "documents", "tokens", "input")})
+    tokens = {s: sum(f["tokens"] for f in fs) for s, fs in by_source.items()}
+    plan, budget_used, plan_warnings = plan_budget(mixture, tokens, budget)
+    sources = {}
+    for s, fs in by_source.items():
+        sources[s] = {"files": fs, "documents": sum(f["documents"] for f in fs), **plan[s]}
+    return {
+        "format": FORMAT,
+        "tokenizer": {"path": str(Path(tokenizer).resolve()), "sha256": hashlib.sha256(Path(tokenizer).read_bytes()).hexdigest(),
+                      "vocab_size": sp.get_piece_size(), "bos_id": sp.bos_id(), "eos_id": sp.eos_id()},
+        "dtype": token_dtype(sp.get_piece_size()).name,
+        "mixture": mixture.path,
+        "token_budget": budget_used,
+        "total_tokens": sum(p["supplied_tokens"] for p in plan.values()),
+        "sources": sources,
+        "warnings": warnings + plan_warnings,
+    }
+
+
+class WriteMixtureFn(beam.DoFn):
+    def __init__(self, out: str, mixture: Mixture, cfg: TokenizeConfig, warnings: list[str]):
+        self.out, self.mixture, self.cfg, self.warnings = out, mixture, cfg, warnings
+
+    def process(self, _, files: list[dict]):
+        doc = mixture_document(files, self.mixture, self.cfg.tokenizer, self.cfg.token_budget, self.warnings)
+        data = shards.json_bytes(doc)
+        fileio.write_atomic(fileio.join(self.out, MIXTURE_FILE), data)
+        yield shards.manifest_entry(MIXTURE_FILE, data, 0)
+
+
+def build_pipeline(p: beam.Pipeline, units: list[tuple[str, int, str]], out: str, cfg: TokenizeConfig,
+                   mixture: Mixture, warnings: list[str]) -> None:
+    results = (p
+               | "Inputs" >> beam.Create(units)
+               | "SpreadInputs" >> beam.Reshuffle()
+               | "Tokenize" >> beam.ParDo(TokenizeFileFn(cfg, out)).with_outputs("stats", "files", main="manifest"))
+    mixture_entry = (p
+                     | "MixtureTrigger" >> beam.Create([None])
+                     | "WriteMixture" >> beam.ParDo(WriteMixtureFn(out, mixture, cfg, warnings),
+                                                    files=AsList(results.files)))
+    manifest = (results.manifest, mixture_entry) | "AllFiles" >> beam.Flatten()
+    run_info = {"files": len(units), "tokenizer": cfg.tokenizer, "mixture": mixture.path,
+                "buckets": sorted(cfg.buckets) if cfg.buckets else None, "token_budget": cfg.token_budget}
+    commit(p, out, run_info, results.stats, manifest, p | "NoExtras" >> beam.Create([]))

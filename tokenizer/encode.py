@@ -1,0 +1,63 @@
+"""Encode documents into packed token arrays: BOS + tokens + EOS per document, plus offsets."""
+from __future__ import annotations
+
+import itertools
+from typing import Optional, Sequence
+
+import numpy as np
+
+from corpus import stats as st
+
+
+def pack(encoded: Sequence[Sequence[int]], bos: int, eos: int) -> tuple[np.ndarray, np.ndarray]:
+    """(tokens int64, offsets int64 with a final total) of already-encoded documents."""
+    lengths = np.fromiter((len(e) + 2 for e in encoded), dtype=np.int64, count=len(encoded))
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int64, count=int(offsets[-1]) - 2 * len(encoded))
+    tokens = np.empty(int(offsets[-1]), dtype=np.int64)
+    body = np.ones(len(tokens), dtype=bool)
+    body[offsets[:-1]] = False
+    body[offsets[1:] - 1] = False
+    tokens[body] = flat
+    tokens[offsets[:-1]] = bos
+    tokens[offsets[1:] - 1] = eos
+    return tokens, offsets
+
+
+def encode_texts(sp, texts: list[str], batch: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Encode `texts` with a SentencePieceProcessor in batches; packed with its BOS/EOS ids."""
+    encoded: list[list[int]] = []
+    for start in range(0, len(texts), batch):
+        encoded.extend(sp.encode(texts[start:start + batch], num_threads=threads))
+    return pack(encoded, sp.bos_id(), sp.eos_id())
+
+
+def encode_table(sp, table, buckets: Optional[frozenset[str]] = None, threads: int = 1
+                 ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Encode one corpus shard (a pyarrow table with `text`, optionally `bucket`).
+
+    Returns (tokens, offsets, counters): documents outside `buckets` are dropped as
+    `bucket_not_selected`, documents with no text as `empty_text`; every document read is
+    either encoded or counted under one of those reasons.
+    """
+    texts = table.column("text").to_pylist()
+    stats = st.empty_stats()
+    keep_bucket = [True] * len(texts)
+    if buckets is not None:
+        col = table.column("bucket").to_pylist() if "bucket" in table.column_names else [None] * len(texts)
+        keep_bucket = [(b or "all") in buckets for b in col]
+    kept: list[str] = []
+    for text, ok in zip(texts, keep_bucket):
+        text = text or ""
+        lines, chars = st.text_units(text)
+        st.count_read(stats, 1, lines, chars)
+        if not ok:
+            st.count_dropped(stats, "bucket_not_selected", 1, lines, chars)
+        elif not text.strip():
+            st.count_dropped(stats, "empty_text", 1, lines, chars)
+        else:
+            st.count_written(stats, 1, lines, chars)
+            kept.append(text)
+    tokens, offsets = encode_texts(sp, kept, threads=threads)
+    return tokens, offsets, stats
