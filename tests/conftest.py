@@ -59,3 +59,35 @@ def dedup_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dedup") / "out"
     assert run_dedup(out, [SAMPLE_GLOB], "--workers", "2") == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def tokenizer_model(tmp_path_factory, sample_run) -> Path:
+    """A 4,000-piece LLaMA-style BPE tokenizer trained by `llamapipe tokenizer-train` on the sample run."""
+    out = tmp_path_factory.mktemp("tok") / "tok.model"
+    rc = cli.main(["tokenizer-train", "--corpus", f"cc={sample_run}", "--renormalize", "--vocab-size", "4000",
+                   "--sample-docs", "400", "--seed", "3", "--out", str(out), "--workers", "2"])
+    assert rc == 0
+    return out
+
+
+TWO_SOURCE_MIXTURE = "sources:\n  cc: {proportion: 0.8, epochs: 1.0}\n  wikipedia: {proportion: 0.2, epochs: 2.0}\n"
+
+
+def run_tokenize(out: Path, corpus: list[str], tokenizer: Path, mixture: Path, *extra: str) -> int:
+    args = ["tokenize", "--out", str(out), "--tokenizer", str(tokenizer), "--mixture", str(mixture)]
+    for spec in corpus:
+        args += ["--corpus", spec]
+    return cli.main(args + list(extra))
+
+
+@pytest.fixture(scope="session")
+def token_run(tmp_path_factory, sample_run, tokenizer_model) -> Path:
+    """The sample run tokenized as two sources (cc: everything, wikipedia: the French shards), 2 workers."""
+    work = tmp_path_factory.mktemp("tokens")
+    mixture = work / "mix.yaml"
+    mixture.write_text(TWO_SOURCE_MIXTURE)
+    out = work / "out"
+    assert run_tokenize(out, [f"cc={sample_run}", f"wikipedia={sample_run / 'lang=fr'}"], tokenizer_model,
+                        mixture, "--workers", "2") == 0
+    return out

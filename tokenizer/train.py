@@ -7,11 +7,10 @@ whitespace kept, whitespace-only pieces allowed, character coverage 0.99995, unk
 """
 from __future__ import annotations
 
+import io
 import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 LLAMA_SETTINGS: dict[str, object] = {
     "model_type": "bpe",
@@ -36,25 +35,38 @@ LLAMA_SETTINGS: dict[str, object] = {
 }
 
 
-def train_tokenizer(inputs: Iterable[str | Path], vocab_size: int, out: str | Path, threads: int | None = None,
-                    seed_sentencepiece_size: int = 1_000_000, **overrides) -> Path:
-    """Train on text files (one sentence per line) and write `out` (+ `.vocab` beside it) atomically.
+def _lines(paths: list[Path]) -> Iterator[str]:
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                yield line.rstrip("\n")
 
-    Every input line is used (no sentence sampling), so the same files give the same model.
+
+def train_tokenizer(inputs: Iterable[str | Path], vocab_size: int, out: str | Path, threads: int | None = None,
+                    **overrides) -> Path:
+    """Train on text files (one sentence per line, read in the given order) and write `out` and
+    its `.vocab` (piece, score) atomically.
+
+    Every input line is used (no sentence sampling) and no path is recorded in the model, so the
+    same lines give the same model bytes wherever they are trained.
     """
     import sentencepiece as spm
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = dict(LLAMA_SETTINGS, **overrides)
-    tmp = Path(tempfile.mkdtemp(prefix=".tok-", dir=out.parent))
-    try:
-        spm.SentencePieceTrainer.train(
-            input=[str(p) for p in inputs], model_prefix=str(tmp / "m"), vocab_size=vocab_size,
-            num_threads=threads or os.cpu_count() or 1, seed_sentencepiece_size=seed_sentencepiece_size,
-            minloglevel=2, **settings)
-        os.replace(tmp / "m.vocab", out.with_suffix(".vocab"))
-        os.replace(tmp / "m.model", out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=_lines([Path(p) for p in inputs]), model_writer=model,
+                                   vocab_size=vocab_size, num_threads=threads or os.cpu_count() or 1,
+                                   minloglevel=2, **settings)
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    vocab = "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.get_piece_size()))
+    _write_atomic(out.with_suffix(".vocab"), vocab.encode("utf-8"))
+    _write_atomic(out, model.getvalue())
     return out
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
