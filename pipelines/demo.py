@@ -1,4 +1,8 @@
-"""`make demo`: train the demo's perplexity models, then run the CCNet pipeline on the bundled sample."""
+"""`make demo`: on the bundled sample, ccnet -> tokenizer-train -> tokenize -> stats (with an HTML report).
+
+The perplexity models are trained first from the bundled reference text. The sample is
+CommonCrawl only, so the LLaMA mixture is renormalised to its `cc` source.
+"""
 from __future__ import annotations
 
 import argparse
@@ -33,13 +37,26 @@ def main(argv: list[str] | None = None) -> int:
     args, beam_args = ap.parse_known_args(argv)
     work = Path(args.workdir)
     models = work / "models"
-    out = work / "ccnet"
     ensure_models(models)
-    rc = cli.main(["ccnet", "--input", str(SAMPLE / "*.warc.wet.gz"), "--output", str(out),
-                   "--models", str(models), "--overwrite", *beam_args])
-    if rc == 0:
-        print(f"demo: shards, _stats.json and _manifest.json are in {out.resolve()}")
-    return rc
+    steps = [
+        ["ccnet", "--input", str(SAMPLE / "*.warc.wet.gz"), "--output", str(work / "ccnet"),
+         "--models", str(models), "--overwrite", *beam_args],
+        ["tokenizer-train", "--corpus", f"cc={work / 'ccnet'}", "--renormalize", "--vocab-size", "4000",
+         "--sample-docs", "700", "--out", str(work / "tokenizer" / "tok.model"), *beam_args],
+        ["tokenize", "--corpus", f"cc={work / 'ccnet'}", "--renormalize", "--tokenizer",
+         str(work / "tokenizer" / "tok.model"), "--out", str(work / "tokens"), "--overwrite", *beam_args],
+        ["stats", str(work / "ccnet"), "--html", str(work / "ccnet-report.html")],
+        ["stats", str(work / "tokens"), "--html", str(work / "tokens-report.html")],
+    ]
+    for step in steps:
+        print(f"\ndemo: llamapipe {' '.join(step[:1])} ...", flush=True)
+        rc = cli.main(step)
+        if rc:
+            return rc
+    print(f"\ndemo: corpus shards in {(work / 'ccnet').resolve()}, tokenizer in {(work / 'tokenizer').resolve()}, "
+          f"token shards in {(work / 'tokens').resolve()}; open {(work / 'ccnet-report.html').resolve()} and "
+          f"{(work / 'tokens-report.html').resolve()} in a browser")
+    return 0
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ def _print_corpus(s: dict, console: Console) -> None:
         d.add_column("documents", justify="right")
         d.add_column("of read", justify="right")
         for reason, n in sorted(s["dropped"].items(), key=lambda kv: -kv[1]):
-            d.add_row(reason, f"{n:,}", f"{100 * n / max(s['read'] or 1, 1):.1f}%")
+            if n:
+                d.add_row(reason, f"{n:,}", f"{100 * n / max(s['read'] or 1, 1):.1f}%")
         console.print(d)
 
 
@@ -155,7 +156,7 @@ def _corpus_html(s: dict) -> list[str]:
         parts.append(f"<h2>Drop reasons ({s['read']:,} documents read)</h2>")
         parts.append(_table(["reason", "documents", "of read"],
                             [[r, f"{n:,}", f"{100 * n / max(s['read'] or 1, 1):.1f}%"]
-                             for r, n in sorted(s["dropped"].items(), key=lambda kv: -kv[1])]))
+                             for r, n in sorted(s["dropped"].items(), key=lambda kv: -kv[1]) if n]))
     return parts
 
 

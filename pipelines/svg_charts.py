@@ -10,7 +10,7 @@ from typing import Sequence
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
 _W, _H = 560, 260
-_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 16, 30, 44
+_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 16, 40, 44
 
 
 def _fmt(v: float) -> str:
@@ -37,12 +37,25 @@ def _frame(title: str, body: list[str], x_label: str, y_label: str) -> str:
         "</svg>"])
 
 
-def _y_axis(top_value: float, percent: bool = False) -> list[str]:
+def nice_top(value: float, ticks: int = 4, integer: bool = False) -> tuple[float, float]:
+    """(axis top, tick step): a round step (1, 2, 2.5 or 5 x 10^k; whole numbers for counts)
+    with about `ticks` steps covering value."""
+    raw = max(value, 1e-12) / ticks
+    if integer:
+        raw = max(raw, 1.0)
+    mag = 10 ** math.floor(math.log10(raw))
+    multipliers = (1, 2, 5, 10) if integer else (1, 2, 2.5, 5, 10)
+    step = next(m * mag for m in multipliers if m * mag >= raw - 1e-12)
+    return step * math.ceil(value / step - 1e-9) if value > 0 else step * ticks, step
+
+
+def _y_axis(top_value: float, step: float, percent: bool = False) -> list[str]:
     out = []
     plot_h = _H - _TOP - _BOTTOM
-    for i in range(5):
-        v = top_value * i / 4
-        y = _H - _BOTTOM - plot_h * i / 4
+    n = int(round(top_value / step))
+    for i in range(n + 1):
+        v = step * i
+        y = _H - _BOTTOM - plot_h * v / top_value
         label = f"{100 * v:.0f}%" if percent else _fmt(v)
         out.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>')
         out.append(f'<text x="{_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
@@ -56,12 +69,12 @@ def log_histogram(edges: Sequence[float], counts: Sequence[int], title: str, x_l
         return _frame(title, [f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle">no data</text>'], x_label, "documents")
     lo, hi = edges[0], edges[-1]
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-    top = max(counts) or 1
+    top, step = nice_top(max(max(counts), 1), integer=True)
 
     def x_of(v: float) -> float:
         return _LEFT + plot_w * (v - lo) / (hi - lo)
 
-    body = _y_axis(top)
+    body = _y_axis(top, step)
     for left, right, c in zip(edges[:-1], edges[1:], counts):
         h = plot_h * c / top
         body.append(f'<rect x="{x_of(left):.1f}" y="{_H - _BOTTOM - h:.1f}" width="{max(x_of(right) - x_of(left) - 1, 0.5):.1f}" '
@@ -74,15 +87,18 @@ def log_histogram(edges: Sequence[float], counts: Sequence[int], title: str, x_l
                 body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM + 4}" stroke="#333"/>')
                 body.append(f'<text x="{x:.1f}" y="{_H - _BOTTOM + 15}" text-anchor="middle">{_fmt(10 ** v)}</text>')
     body.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM}" stroke="#333"/>')
-    for i, (value, label, mcolor) in enumerate(markers):
-        if value and value > 0:
-            lv = math.log10(value)
-            if lo <= lv <= hi:
-                x = x_of(lv)
-                body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{_H - _BOTTOM}" stroke="{mcolor}" '
-                            f'stroke-width="2" stroke-dasharray="5,3"/>')
-                body.append(f'<text x="{x + 4:.1f}" y="{_TOP + 12 + 13 * i}" fill="{mcolor}">{escape(label)} '
-                            f'{_fmt(value)}</text>')
+    legend = 0
+    for value, label, mcolor in markers:
+        if value and value > 0 and lo <= math.log10(value) <= hi:
+            x = x_of(math.log10(value))
+            body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{_H - _BOTTOM}" stroke="{mcolor}" '
+                        f'stroke-width="2" stroke-dasharray="5,3"/>')
+            y = _TOP + 2 + 15 * legend
+            body.append(f'<rect x="{_LEFT + 4}" y="{y}" width="92" height="13" fill="#fff" opacity="0.85"/>')
+            body.append(f'<line x1="{_LEFT + 6}" x2="{_LEFT + 20}" y1="{y + 7}" y2="{y + 7}" stroke="{mcolor}" '
+                        f'stroke-width="2" stroke-dasharray="5,3"/>')
+            body.append(f'<text x="{_LEFT + 24}" y="{y + 10}" fill="{mcolor}">{escape(label)} {_fmt(value)}</text>')
+            legend += 1
     return _frame(title, body, x_label, "documents")
 
 
@@ -90,20 +106,17 @@ def grouped_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence
                  x_label: str, percent: bool = True) -> str:
     """Bars per category, one per series (name, values), with a legend."""
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-    top = max([v for _, vals in series for v in vals] + [1e-9])
-    if percent:
-        top = min(1.0, top * 1.1) if top <= 0.9 else 1.0
-    else:
-        top *= 1.1
-    body = _y_axis(top, percent)
+    top, step = nice_top(max([v for _, vals in series for v in vals] + [1e-9]))
+    body = _y_axis(top, step, percent)
     n_cat, n_ser = max(len(categories), 1), max(len(series), 1)
     slot = plot_w / n_cat
-    bar = slot * 0.8 / n_ser
+    bar = min(slot * 0.8 / n_ser, 60.0)
+    pad = (slot - bar * n_ser) / 2
     for ci, cat in enumerate(categories):
         for si, (name, vals) in enumerate(series):
             v = vals[ci]
             h = plot_h * min(v / top, 1.0)
-            x = _LEFT + slot * ci + slot * 0.1 + bar * si
+            x = _LEFT + slot * ci + pad + bar * si
             label = f"{100 * v:.1f}%" if percent else _fmt(v)
             body.append(f'<rect x="{x:.1f}" y="{_H - _BOTTOM - h:.1f}" width="{bar - 1:.1f}" height="{h:.1f}" '
                         f'fill="{PALETTE[si % len(PALETTE)]}"><title>{escape(cat)} · {escape(name)}: {label}</title></rect>')
@@ -111,9 +124,8 @@ def grouped_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence
                     f'{escape(cat)}</text>')
     body.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM}" stroke="#333"/>')
     if len(series) > 1:
+        x = _W - _RIGHT - 95 * len(series)
         for si, (name, _) in enumerate(series):
-            x = _W - _RIGHT - 150
-            y = _TOP + 4 + 14 * si
-            body.append(f'<rect x="{x}" y="{y}" width="10" height="10" fill="{PALETTE[si % len(PALETTE)]}"/>')
-            body.append(f'<text x="{x + 14}" y="{y + 9}">{escape(name)}</text>')
+            body.append(f'<rect x="{x + 95 * si}" y="{_TOP - 15}" width="10" height="10" fill="{PALETTE[si % len(PALETTE)]}"/>')
+            body.append(f'<text x="{x + 95 * si + 14}" y="{_TOP - 6}">{escape(name)}</text>')
     return _frame(title, body, x_label, "share" if percent else "")
