@@ -152,7 +152,7 @@ def add_tokenize_parser(sub) -> None:
 
 
 def run_tokenize(args, beam_args: list[str]) -> int:
-    from pipelines import tokenize
+    from pipelines import fileio, tokenize
     from pipelines.commit import prepare_output
     from tokenizer.shards import MIXTURE_FILE
 
@@ -172,8 +172,6 @@ def run_tokenize(args, beam_args: list[str]) -> int:
                                   token_budget=args.token_budget)
     rc = run_pipeline("tokenize", len(units), args.out, beam_args, args.workers,
                       lambda p: tokenize.build_pipeline(p, units, args.out, cfg, mixture, warnings))
-    from pipelines import fileio
-
     doc = json.loads(fileio.read_bytes(fileio.join(args.out, MIXTURE_FILE)))
     for w in doc["warnings"][len(warnings):]:
         print(f"warning: {w}", file=sys.stderr)
