@@ -15,7 +15,7 @@ FASTTEXT_PKG    := fasttext-predict==0.9.2.4
 
 $(STAMP): pyproject.toml setup.py dedup/_shingle.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,train]'
 	@if [ "$(NATIVE_FASTTEXT)" = 1 ]; then \
 	  echo "building fastText inference for this CPU ($(NATIVE_FLAGS))"; \
 	  CFLAGS="$(NATIVE_FLAGS)" CXXFLAGS="$(NATIVE_FLAGS)" $(PY) -m pip install -q --force-reinstall \

@@ -284,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     from pipelines.cli_tokens import add_parsers
 
     add_parsers(sub)
+    sub.add_parser("train", add_help=False, help="train a LLaMA model on token shards (= python -m train; "
+                                                  "llamapipe train --help)")
     return parser
 
 
@@ -291,6 +293,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     from pipelines.memory import pin_mmap_threshold
 
     pin_mmap_threshold()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:  # the trainer has its own flags: `llamapipe train` = `python -m train`
+        from train.__main__ import main as train_main
+
+        return train_main(argv[1:])
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -1,0 +1,144 @@
+"""The trainer on CPU: it learns, resumes exactly after a kill, matches on 2 gloo ranks, refuses bad configs."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from train import __main__ as train_main
+from train.config import TrainConfig, load_config
+from train.generate import generate, load_model
+from train.trainer import lr_at, param_groups
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(tmp_path: Path, token_run: Path, **extra) -> Path:
+    values = {"tokens": str(token_run), "out_dir": str(tmp_path / "run"), "model": "tiny", "seq_len": 64,
+              "batch_tokens": 1024, "micro_batch": 8, "max_steps": 40, "warmup_steps": 10, "log_every": 1,
+              "eval_every": 1000, "checkpoint_every": 1000, "threads": 1, "tensorboard": False, **extra}
+    path = tmp_path / "config.yaml"
+    path.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()))
+    return path
+
+
+def _losses(out_dir: Path) -> dict[int, float]:
+    records = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in records if "loss" in r}
+
+
+def _run(args: list[str], **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "train", *args], cwd=ROOT, env=env, **kw)
+
+
+def test_tiny_model_learns(token_run, tmp_path):
+    cfg = _config(tmp_path, token_run, max_steps=200, warmup_steps=20, log_every=10, eval_every=100,
+                  tensorboard=True)
+    assert train_main.main(["--config", str(cfg)]) == 0
+    losses = _losses(tmp_path / "run")
+    assert losses[200] < losses[10] - 1.5 and losses[200] < 6.6, losses  # ln(4000) = 8.29 at the start
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    evals = [r["eval_perplexity"] for r in records if "eval_perplexity" in r]
+    assert len(evals) == 2 and set(evals[0]) == {"cc", "wikipedia"}
+    assert records[-2]["epochs"]["cc"] > 0 and "tokens_per_s" in records[-2]
+    assert list((tmp_path / "run" / "tensorboard").iterdir())
+    model, sp, _ = load_model(tmp_path / "run")
+    text = generate(model, sp, "The", max_new_tokens=8, seed=1)
+    assert isinstance(text, str) and text == generate(model, sp, "The", max_new_tokens=8, seed=1)
+
+
+def test_kill_and_resume_reproduces_the_uninterrupted_losses(token_run, tmp_path):
+    full = tmp_path / "full"
+    full.mkdir()
+    cfg = _config(full, token_run)
+    assert _run(["--config", str(cfg)]).wait(timeout=300) == 0
+    expected = _losses(full / "run")
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    cfg = _config(killed, token_run)
+    proc = _run(["--config", str(cfg)], stdout=subprocess.PIPE, text=True)
+    log = killed / "run" / "log.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 12):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "stopped by signal" in out
+    stopped_at = max(_losses(killed / "run"))
+    assert 12 <= stopped_at < 40
+    assert _run(["--config", str(cfg)]).wait(timeout=300) == 0
+    resumed = _losses(killed / "run")
+    assert sorted(resumed) == list(range(1, 41))
+    assert resumed == expected  # exactly, step for step
+
+
+def test_two_gloo_ranks_match_one_rank(token_run, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    assert _run(["--config", str(_config(one, token_run, max_steps=8))]).wait(timeout=300) == 0
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    rc = subprocess.run([*torchrun, "-m", "train", "--config", str(_config(two, token_run, max_steps=8))],
+                        cwd=ROOT, env=env, timeout=300).returncode
+    assert rc == 0
+    a, b = _losses(one / "run"), _losses(two / "run")
+    assert sorted(a) == sorted(b) == list(range(1, 9))
+    for step in a:
+        assert b[step] == pytest.approx(a[step], rel=1e-4, abs=1e-4)
+    # the 2-rank checkpoint resumes on 1 rank
+    assert _run(["--config", str(_config(two, token_run, max_steps=10))]).wait(timeout=300) == 0
+    assert max(_losses(two / "run")) == 10
+
+
+@pytest.mark.parametrize("override,message", [
+    ("colour=red", "unknown config key(s) 'colour'"),
+    ("lr=-0.1", "'lr' must be positive"),
+    ("tokens=/nonexistent", "has no mixture.json"),
+    ("attention=flash", "'attention' must be one of"),
+    ("model=7b", "'model' must be one of"),
+    ("batch_tokens=1000", "must be a multiple of seq_len"),
+    ("max_steps=ten", "'max_steps' must be int"),
+    ("doc_mask=1", "'doc_mask' must be true or false"),
+])
+def test_bad_config_values_are_refused(token_run, tmp_path, capsys, override, message):
+    cfg = _config(tmp_path, token_run)
+    assert train_main.main(["--config", str(cfg), override]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_config_and_missing_tokens(tmp_path, capsys):
+    assert train_main.main(["--config", str(tmp_path / "none.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert train_main.main(["model=tiny"]) == 2
+    assert "'tokens' is required" in capsys.readouterr().err
+
+
+def test_schedule_and_weight_decay_groups(token_run):
+    cfg = load_config(None, [f"tokens={token_run}", "lr=1.0", "warmup_steps=10", "max_steps=110"])
+    assert lr_at(0, cfg) == pytest.approx(0.1) and lr_at(9, cfg) == pytest.approx(1.0)
+    assert lr_at(60, cfg) == pytest.approx(0.55) and lr_at(110, cfg) == pytest.approx(0.1)
+    assert TrainConfig().beta1 == 0.9 and TrainConfig().beta2 == 0.95 and TrainConfig().weight_decay == 0.1
+    assert TrainConfig().grad_clip == 1.0 and TrainConfig().min_lr_ratio == 0.1
+    from train.trainer import build_model
+
+    model = build_model(cfg, 50, "sdpa")
+    decay, no_decay = param_groups(model, 0.1)
+    assert all(p.ndim == 1 for p in no_decay["params"]) and len(no_decay["params"]) == 2 * 2 + 1
+    assert no_decay["weight_decay"] == 0.0 and decay["weight_decay"] == 0.1
+
+
+def test_activation_checkpointing_gives_the_same_losses(token_run, tmp_path):
+    losses = {}
+    for mode in ("none", "full", "selective"):
+        (tmp_path / mode).mkdir()
+        cfg = _config(tmp_path / mode, token_run, max_steps=3, activation_checkpointing=mode)
+        assert train_main.main(["--config", str(cfg)]) == 0
+        losses[mode] = _losses(tmp_path / mode / "run")
+    assert losses["full"] == pytest.approx(losses["none"], abs=1e-6)
+    assert losses["selective"] == pytest.approx(losses["none"], abs=1e-6)

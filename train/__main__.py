@@ -1,0 +1,29 @@
+"""`python -m train --config CONFIG.yaml [key=value ...]`: train a LLaMA model on token shards."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+from train.config import ConfigError, load_config
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m train", description=__doc__.splitlines()[0] + (
+        " Runs on one CPU, one GPU, or many under torchrun (FSDP2); rerun with the same out_dir to resume."))
+    ap.add_argument("--config", default=None, help="YAML file of config keys (see train/config.py)")
+    ap.add_argument("overrides", nargs="*", metavar="key=value", help="config keys, overriding the file")
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+        from train.trainer import train
+
+        train(cfg)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"train: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

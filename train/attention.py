@@ -1,0 +1,98 @@
+"""Causal attention over packed documents: xformers memory-efficient attention or torch SDPA.
+
+With document masking, a token attends only to earlier tokens of its own document: xformers gets
+a `BlockDiagonalCausalMask` over the batch flattened to one row, SDPA a boolean (B, 1, S, S) mask.
+Without it, plain causal attention (`LowerTriangularMask` / `is_causal`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+
+BACKENDS = ("auto", "xformers", "sdpa")
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionMask:
+    """Which tokens may attend to which: `starts[b]` lists the positions (> 0) of row b where a new
+    document begins; None means plain causal attention over each whole row."""
+
+    batch: int
+    seq_len: int
+    starts: Optional[tuple[tuple[int, ...], ...]] = None
+
+    def seqlens(self) -> list[int]:
+        """Document lengths over the rows laid end to end (a row boundary is a document boundary)."""
+        out = []
+        for row in self.starts or ((),) * self.batch:
+            edges = (0, *row, self.seq_len)
+            out.extend(b - a for a, b in zip(edges[:-1], edges[1:]))
+        return out
+
+    def segment_ids(self, device=None) -> torch.Tensor:
+        """(B, S) document number of every position within its row."""
+        seg = torch.zeros(self.batch, self.seq_len, dtype=torch.int32)
+        for b, row in enumerate(self.starts or ()):
+            for pos in row:
+                seg[b, pos:] += 1
+        return seg.to(device)
+
+
+@functools.lru_cache(maxsize=1)
+def xformers_available() -> bool:
+    """xformers imports and CUDA is there (its kernels need a GPU)."""
+    if not torch.cuda.is_available():
+        return False
+    try:
+        import xformers.ops  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def resolve_backend(name: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"attention must be one of {', '.join(BACKENDS)}, got {name!r}")
+    if name == "auto":
+        return "xformers" if xformers_available() else "sdpa"
+    if name == "xformers" and not xformers_available():
+        raise RuntimeError("attention: xformers was asked for but xformers or CUDA is not available "
+                           "(use attention: sdpa or auto)")
+    return name
+
+
+def prepare(mask: AttentionMask, backend: str, device) -> Any:
+    """What `attend` needs for this mask, built once per step and shared by every layer."""
+    if backend == "xformers":
+        from xformers.ops import LowerTriangularMask, fmha
+
+        if mask.starts is None:
+            return LowerTriangularMask()
+        return fmha.attn_bias.BlockDiagonalCausalMask.from_seqlens(mask.seqlens())
+    if mask.starts is None:
+        return None
+    seg = mask.segment_ids(device)
+    causal = torch.ones(mask.seq_len, mask.seq_len, dtype=torch.bool, device=device).tril()
+    return ((seg[:, :, None] == seg[:, None, :]) & causal)[:, None]
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, prepared: Any, backend: str) -> torch.Tensor:
+    """Attention for q, k, v of shape (B, S, H, D); returns (B, S, H, D)."""
+    if backend == "xformers":
+        from xformers.ops import LowerTriangularMask, memory_efficient_attention
+
+        if isinstance(prepared, LowerTriangularMask):
+            return memory_efficient_attention(q, k, v, attn_bias=prepared)
+        b, s = q.shape[:2]
+        flat = [t.reshape(1, b * s, *t.shape[2:]) for t in (q, k, v)]
+        return memory_efficient_attention(*flat, attn_bias=prepared).reshape(q.shape)
+    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+    if prepared is None:
+        out = F.scaled_dot_product_attention(qt, kt, vt, is_causal=True)
+    else:
+        out = F.scaled_dot_product_attention(qt, kt, vt, attn_mask=prepared)
+    return out.transpose(1, 2)

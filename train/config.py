@@ -1,0 +1,154 @@
+"""Training configuration: a YAML file of flat keys, overridden by `key=value` arguments.
+
+Every key is a field of `TrainConfig`; an unknown key, a value of the wrong type or out of range
+is refused with a message naming the key. The model comes from a named size (`model: 1b`) and
+may be reshaped by `dim`, `n_layers`, `n_heads`; the vocabulary always comes from mixture.json.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from train.attention import BACKENDS
+from train.model import CONFIGS
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    tokens: str = ""  # TOKENS folder of `llamapipe tokenize` (mixture.json)
+    out_dir: str = "runs/llama"
+    model: str = "tiny"
+    dim: Optional[int] = None
+    n_layers: Optional[int] = None
+    n_heads: Optional[int] = None
+    seq_len: int = 2048
+    batch_tokens: int = 4_194_304  # tokens per optimizer step, all ranks together (LLaMA: 4M)
+    micro_batch: int = 1  # sequences per rank per forward/backward
+    max_steps: int = 1000
+    lr: Optional[float] = None  # default: the named model's (Table 2)
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 2000
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+    seed: int = 0
+    attention: str = "auto"
+    doc_mask: bool = True
+    compile: bool = False
+    activation_checkpointing: str = "none"
+    dtype: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    device: str = "auto"
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    eval_every: int = 500
+    eval_windows: int = 16
+    eval_batches: int = 4
+    tensorboard: bool = True
+    peak_tflops: Optional[float] = None  # for MFU; default by GPU name (H100/H200 989)
+    threads: Optional[int] = None  # torch CPU threads
+
+    @property
+    def lr_value(self) -> float:
+        return self.lr if self.lr is not None else CONFIGS[self.model][1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_POSITIVE = ("seq_len", "batch_tokens", "micro_batch", "max_steps", "checkpoint_every", "log_every", "eval_every",
+             "keep_checkpoints")
+
+
+def _coerce(key: str, value: Any) -> Any:
+    default = TrainConfig.__dataclass_fields__[key].default
+    kind = _FIELDS[key].type
+    if value is None:
+        if "Optional" in str(kind):
+            return None
+        raise ConfigError(f"config key {key!r} may not be empty")
+    wants = type(default) if default is not None else {"Optional[int]": int, "Optional[float]": float}[str(kind)]
+    if wants is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key {key!r} must be true or false, got {value!r}")
+        return value
+    if wants is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if wants is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if wants is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ConfigError(f"config key {key!r} must be {wants.__name__}, got {value!r}")
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    if not cfg.tokens:
+        raise ConfigError("config key 'tokens' is required: the TOKENS folder of `llamapipe tokenize`")
+    if not (Path(cfg.tokens) / "mixture.json").is_file():
+        raise ConfigError(f"config key 'tokens': {cfg.tokens} has no mixture.json (run `llamapipe tokenize` first)")
+    if cfg.model not in CONFIGS:
+        raise ConfigError(f"config key 'model' must be one of {', '.join(CONFIGS)}, got {cfg.model!r}")
+    for key in _POSITIVE:
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+    if cfg.lr is not None and not cfg.lr > 0:
+        raise ConfigError(f"config key 'lr' must be positive, got {cfg.lr}")
+    for key in ("warmup_steps", "weight_decay", "grad_clip", "eval_windows", "eval_batches"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
+    if not 0 <= cfg.min_lr_ratio <= 1:
+        raise ConfigError(f"config key 'min_lr_ratio' must be within [0, 1], got {cfg.min_lr_ratio}")
+    for key in ("beta1", "beta2"):
+        if not 0 <= getattr(cfg, key) < 1:
+            raise ConfigError(f"config key {key!r} must be within [0, 1), got {getattr(cfg, key)}")
+    if cfg.attention not in BACKENDS:
+        raise ConfigError(f"config key 'attention' must be one of {', '.join(BACKENDS)}, got {cfg.attention!r}")
+    if cfg.activation_checkpointing not in ("none", "selective", "full"):
+        raise ConfigError(f"config key 'activation_checkpointing' must be none, selective or full, "
+                          f"got {cfg.activation_checkpointing!r}")
+    if cfg.dtype not in ("auto", "bf16", "fp32"):
+        raise ConfigError(f"config key 'dtype' must be auto, bf16 or fp32, got {cfg.dtype!r}")
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"config key 'device' must be auto, cpu or cuda, got {cfg.device!r}")
+    if cfg.batch_tokens % cfg.seq_len:
+        raise ConfigError(f"config key 'batch_tokens' ({cfg.batch_tokens}) must be a multiple of seq_len ({cfg.seq_len})")
+    return cfg
+
+
+def load_config(path: Optional[str], overrides: list[str]) -> TrainConfig:
+    """TrainConfig from a YAML file (optional) and `key=value` overrides (values parsed as YAML)."""
+    values: dict[str, Any] = {}
+    if path:
+        try:
+            doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{path}: expected a mapping of config keys")
+        values.update(doc)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} is not key=value")
+        values[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(map(repr, unknown))}; known: {', '.join(_FIELDS)}")
+    return validate(TrainConfig(**{k: _coerce(k, v) for k, v in values.items()}))
+
+
+def config_from_json(text: str) -> TrainConfig:
+    return TrainConfig(**json.loads(text))
