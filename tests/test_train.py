@@ -142,3 +142,22 @@ def test_activation_checkpointing_gives_the_same_losses(token_run, tmp_path):
         losses[mode] = _losses(tmp_path / mode / "run")
     assert losses["full"] == pytest.approx(losses["none"], abs=1e-6)
     assert losses["selective"] == pytest.approx(losses["none"], abs=1e-6)
+
+
+def test_compiled_blocks_match_eager(token_run, tmp_path):
+    losses = {}
+    for compiled in (False, True):
+        (tmp_path / str(compiled)).mkdir()
+        cfg = _config(tmp_path / str(compiled), token_run, max_steps=2, compile=compiled, checkpoint_every=0,
+                      eval_windows=0)
+        assert train_main.main(["--config", str(cfg)]) == 0
+        losses[compiled] = _losses(tmp_path / str(compiled) / "run")
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
+
+
+def test_mfu_benchmark_smoke_runs_on_cpu():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "benchmarks/train_mfu.py", "--smoke"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| sdpa, document mask |" in done.stdout and "| sdpa, causal |" in done.stdout

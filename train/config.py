@@ -48,7 +48,7 @@ class TrainConfig:
     activation_checkpointing: str = "none"
     dtype: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     device: str = "auto"
-    checkpoint_every: int = 500
+    checkpoint_every: int = 500  # also at the end and on SIGTERM; 0: never (benchmarks)
     keep_checkpoints: int = 2
     log_every: int = 10
     eval_every: int = 500
@@ -67,8 +67,7 @@ class TrainConfig:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-_POSITIVE = ("seq_len", "batch_tokens", "micro_batch", "max_steps", "checkpoint_every", "log_every", "eval_every",
-             "keep_checkpoints")
+_POSITIVE = ("seq_len", "batch_tokens", "micro_batch", "max_steps", "log_every", "eval_every", "keep_checkpoints")
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -104,7 +103,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
     if cfg.lr is not None and not cfg.lr > 0:
         raise ConfigError(f"config key 'lr' must be positive, got {cfg.lr}")
-    for key in ("warmup_steps", "weight_decay", "grad_clip", "eval_windows", "eval_batches"):
+    for key in ("warmup_steps", "weight_decay", "grad_clip", "eval_windows", "eval_batches", "checkpoint_every"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
     if not 0 <= cfg.min_lr_ratio <= 1:

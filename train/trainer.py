@@ -301,13 +301,14 @@ def train(cfg: TrainConfig) -> dict:
                 ppl = evaluate(model, sampler, cfg, device, autocast)
                 logger.log({"step": step, "eval_perplexity": ppl},
                            f"step {step:>6} | held-out perplexity " + ", ".join(f"{s} {v:.2f}" for s, v in ppl.items()))
-            if step % cfg.checkpoint_every == 0 or step == cfg.max_steps or stop_now:
+            if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.max_steps or stop_now):
                 checkpoint.save(out_dir, step, model, optimizer,
                                 {"step": step, "sampler": sampler.state_dict(), "config": cfg.to_dict()},
                                 cfg.keep_checkpoints)
             if stop_now:
                 if rank == 0:
-                    print(f"train: stopped by signal after step {step}; checkpoint saved, rerun to resume", flush=True)
+                    saved = "checkpoint saved, rerun to resume" if cfg.checkpoint_every else "no checkpoint (checkpoint_every 0)"
+                    print(f"train: stopped by signal after step {step}; {saved}", flush=True)
                 break
     logger.close()
     if world > 1:
