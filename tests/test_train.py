@@ -161,3 +161,13 @@ def test_mfu_benchmark_smoke_runs_on_cpu():
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| sdpa, document mask |" in done.stdout and "| sdpa, causal |" in done.stdout
+
+
+def test_max_steps_zero_trains_for_the_mixture_budget(token_run):
+    from train.trainer import resolve_max_steps
+
+    mixture = json.loads((token_run / "mixture.json").read_text())
+    cfg = load_config(None, [f"tokens={token_run}", "seq_len=64", "batch_tokens=65536"])
+    assert cfg.max_steps == 0
+    assert resolve_max_steps(cfg, mixture).max_steps == mixture["total_tokens"] // 65536
+    assert resolve_max_steps(load_config(None, [f"tokens={token_run}", "max_steps=7"]), mixture).max_steps == 7

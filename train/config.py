@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-
 from train.attention import BACKENDS
 from train.model import CONFIGS
 
@@ -32,7 +30,7 @@ class TrainConfig:
     seq_len: int = 2048
     batch_tokens: int = 4_194_304  # tokens per optimizer step, all ranks together (LLaMA: 4M)
     micro_batch: int = 1  # sequences per rank per forward/backward
-    max_steps: int = 1000
+    max_steps: int = 0  # 0: the mixture's token budget (mixture.json total_tokens) / batch_tokens
     lr: Optional[float] = None  # default: the named model's (Table 2)
     min_lr_ratio: float = 0.1
     warmup_steps: int = 2000
@@ -67,7 +65,7 @@ class TrainConfig:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-_POSITIVE = ("seq_len", "batch_tokens", "micro_batch", "max_steps", "log_every", "eval_every", "keep_checkpoints")
+_POSITIVE = ("seq_len", "batch_tokens", "micro_batch", "log_every", "eval_every", "keep_checkpoints")
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -103,7 +101,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
     if cfg.lr is not None and not cfg.lr > 0:
         raise ConfigError(f"config key 'lr' must be positive, got {cfg.lr}")
-    for key in ("warmup_steps", "weight_decay", "grad_clip", "eval_windows", "eval_batches", "checkpoint_every"):
+    for key in ("warmup_steps", "weight_decay", "grad_clip", "eval_windows", "eval_batches", "checkpoint_every", "max_steps"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
     if not 0 <= cfg.min_lr_ratio <= 1:
@@ -125,10 +123,24 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     return cfg
 
 
+def _parse_value(raw: str) -> Any:
+    """An override's value as YAML reads it (numbers, true/false, null, strings)."""
+    try:
+        import yaml
+    except ImportError:  # a bare GPU machine: JSON scalars, else the string itself
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return yaml.safe_load(raw)
+
+
 def load_config(path: Optional[str], overrides: list[str]) -> TrainConfig:
     """TrainConfig from a YAML file (optional) and `key=value` overrides (values parsed as YAML)."""
     values: dict[str, Any] = {}
     if path:
+        import yaml
+
         try:
             doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
@@ -142,7 +154,7 @@ def load_config(path: Optional[str], overrides: list[str]) -> TrainConfig:
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError(f"override {item!r} is not key=value")
-        values[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        values[key.strip()] = _parse_value(raw) if raw.strip() else None
     unknown = sorted(set(values) - set(_FIELDS))
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(map(repr, unknown))}; known: {', '.join(_FIELDS)}")

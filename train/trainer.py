@@ -43,6 +43,13 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return peak * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def resolve_max_steps(cfg: TrainConfig, mixture: dict) -> TrainConfig:
+    """max_steps 0 means the budget the mixture was planned for, so each source is read its epochs."""
+    if cfg.max_steps:
+        return cfg
+    return dataclasses.replace(cfg, max_steps=max(1, mixture["total_tokens"] // cfg.batch_tokens))
+
+
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """Weight decay on matrices (projections, embeddings), none on norm gains."""
     decay, no_decay = [], []
@@ -229,6 +236,7 @@ def train(cfg: TrainConfig) -> dict:
     bf16 = cfg.dtype == "bf16" or (cfg.dtype == "auto" and device.type == "cuda")
     backend = resolve_backend(cfg.attention)
     sampler = MixtureSampler(cfg.tokens, cfg.seq_len, cfg.seed, cfg.eval_windows)
+    cfg = resolve_max_steps(cfg, sampler.mixture)
     vocab = sampler.mixture["tokenizer"]["vocab_size"]
     model = build_model(cfg, vocab, backend)
     n_params = count_parameters(model)
