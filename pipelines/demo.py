@@ -1,4 +1,5 @@
-"""`make demo`: on the bundled sample, ccnet -> tokenizer-train -> tokenize -> stats (with an HTML report).
+"""`make demo`: on the bundled sample, ccnet -> tokenizer-train -> tokenize -> stats (HTML reports) -> a tiny
+LLaMA trained for a few hundred steps on CPU, and a sample of its text.
 
 The perplexity models are trained first from the bundled reference text. The sample is
 CommonCrawl only, so the LLaMA mixture is renormalised to its `cc` source.
@@ -31,6 +32,27 @@ def ensure_models(models: Path) -> None:
             sys.exit(rc)
 
 
+def train_tiny(work: Path) -> int:
+    """The tiny LLaMA on the demo's token shards (a fresh run each time), then a few sampled words."""
+    import shutil
+
+    from train.__main__ import main as train_main
+    from train.generate import generate, load_model
+
+    out = work / "train"
+    shutil.rmtree(out, ignore_errors=True)
+    print("\ndemo: python -m train (tiny model, 300 steps on CPU) ...", flush=True)
+    rc = train_main([f"tokens={work / 'tokens'}", f"out_dir={out}", "model=tiny", "seq_len=128", "batch_tokens=2048",
+                     "micro_batch=16", "max_steps=300", "warmup_steps=30", "log_every=50", "eval_every=150",
+                     "checkpoint_every=150"])
+    if rc:
+        return rc
+    model, sp, _ = load_model(out)
+    print(f"demo: python -m train.generate --checkpoint {out} --prompt 'The' ->")
+    print("  The" + generate(model, sp, "The", max_new_tokens=40, seed=0))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--workdir", default=".demo", help="where models and output go (default .demo)")
@@ -53,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         rc = cli.main(step)
         if rc:
             return rc
+    rc = train_tiny(work)
+    if rc:
+        return rc
     print(f"\ndemo: corpus shards in {(work / 'ccnet').resolve()}, tokenizer in {(work / 'tokenizer').resolve()}, "
-          f"token shards in {(work / 'tokens').resolve()}; open {(work / 'ccnet-report.html').resolve()} and "
+          f"token shards in {(work / 'tokens').resolve()}, the model in {(work / 'train').resolve()}; open {(work / 'ccnet-report.html').resolve()} and "
           f"{(work / 'tokens-report.html').resolve()} in a browser")
     return 0
 

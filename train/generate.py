@@ -50,9 +50,11 @@ def load_model(path: str | Path, device: str = "cpu"):
 @torch.no_grad()
 def generate(model, sp, prompt: str, max_new_tokens: int = 64, temperature: float = 0.8, top_k: int = 50,
              seed: int = 0, device: str = "cpu") -> str:
-    """The prompt's continuation (BOS + prompt tokens, then samples until EOS or max_new_tokens)."""
+    """The prompt's continuation (BOS + prompt tokens, then samples until EOS or max_new_tokens),
+    decoded together with the prompt so the space between them survives."""
     gen = torch.Generator(device=device).manual_seed(seed)
-    ids = [sp.bos_id()] + sp.encode(prompt)
+    prompt_ids = sp.encode(prompt)
+    ids = [sp.bos_id()] + prompt_ids
     limit = model.args.max_seq_len
     out: list[int] = []
     for _ in range(max_new_tokens):
@@ -69,7 +71,7 @@ def generate(model, sp, prompt: str, max_new_tokens: int = 64, temperature: floa
         if nxt == sp.eos_id():
             break
         out.append(nxt)
-    return sp.decode(out)
+    return sp.decode(prompt_ids + out)[len(sp.decode(prompt_ids)):]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
