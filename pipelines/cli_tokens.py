@@ -67,7 +67,9 @@ def add_tokenizer_train_parser(sub) -> None:
                            "(.model), its .vocab and a .json record of the sample. Unknown --flags go to Beam."))
     _add_corpus_args(p)
     p.add_argument("--vocab-size", type=int, default=32000, help="exact vocabulary size (default 32000, as LLaMA)")
-    p.add_argument("--sample-docs", type=int, default=1_000_000, help="documents to train on (default 1,000,000)")
+    p.add_argument("--sample-docs", type=int, default=200_000,
+                   help="documents to train on (default 200,000). SentencePiece holds every sampled line in "
+                        "memory: measured ~0.65 GB and 10 s per 20,000 web documents for 32k pieces")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--threads", type=int, default=None, help="SentencePiece training threads (default: cores)")
     p.add_argument("--out", required=True, metavar="TOK.model", help="model file to write")
