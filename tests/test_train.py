@@ -96,6 +96,32 @@ def test_two_gloo_ranks_match_one_rank(token_run, tmp_path):
     assert max(_losses(two / "run")) == 10
 
 
+def test_sigterm_under_torchrun_saves_and_resumes_on_one_rank(token_run, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    assert _run(["--config", str(_config(one, token_run, max_steps=30))]).wait(timeout=300) == 0
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cfg = _config(two, token_run, max_steps=30, log_every=4)
+    proc = subprocess.Popen([*torchrun, "-m", "train", "--config", str(cfg)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, text=True)
+    log = two / "run" / "log.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # torchrun passes it on to both ranks
+    out, _ = proc.communicate(timeout=120)
+    assert "stopped by signal" in out, out[-2000:]
+    stopped_at = max(_losses(two / "run"))
+    assert stopped_at % 4 == 0 and stopped_at < 30
+    assert _run(["--config", str(cfg)]).wait(timeout=300) == 0  # one rank from a 2-rank checkpoint
+    a, b = _losses(one / "run"), _losses(two / "run")
+    assert max(b) == 30
+    for step in b:
+        assert b[step] == pytest.approx(a[step], rel=1e-4, abs=1e-4)
+
+
 @pytest.mark.parametrize("override,message", [
     ("colour=red", "unknown config key(s) 'colour'"),
     ("lr=-0.1", "'lr' must be positive"),

@@ -217,6 +217,18 @@ def evaluate(model, sampler: MixtureSampler, cfg: TrainConfig, device, autocast)
     return out
 
 
+def _agreed_stop(requested: bool, step: int, cfg: TrainConfig, world: int, device: torch.device) -> bool:
+    """Whether every rank stops after this step. Ranks compare their flags only at log steps: an
+    all-reduce every step would make the host wait for the GPU each step."""
+    if world == 1:
+        return requested
+    if step % cfg.log_every and step != cfg.max_steps:
+        return False
+    flag = torch.tensor(float(requested), device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag)
+
+
 def _mask(batch, cfg: TrainConfig) -> AttentionMask:
     b, s = batch.inputs.shape
     return AttentionMask(b, s, batch.starts if cfg.doc_mask else None)
@@ -287,9 +299,7 @@ def train(cfg: TrainConfig) -> dict:
             optimizer.zero_grad(set_to_none=True)
             step += 1
             tokens_since += cfg.batch_tokens
-            stop_now = torch.tensor(float(stop.requested), device=device)
-            if world > 1:
-                dist.all_reduce(stop_now, op=dist.ReduceOp.MAX)
+            stop_now = _agreed_stop(stop.requested, step, cfg, world, device)
             if step % cfg.log_every == 0 or step == cfg.max_steps or stop_now:
                 loss_value = _all_mean(loss_sum, world)
                 elapsed = time.time() - time_since
