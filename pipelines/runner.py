@@ -37,7 +37,19 @@ def make_pipeline(opts: PipelineOptions) -> beam.Pipeline:
     """A Pipeline on the runner the options name; the FnApi runner for local runs."""
     runner = opts.view_as(StandardOptions).runner
     if runner in LOCAL_RUNNERS:
+        from apache_beam.portability.api import beam_provision_api_pb2
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+        from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo
+        from google.protobuf import struct_pb2
 
-        return beam.Pipeline(runner=FnApiRunner(), options=opts)
+        # The local runner hands its worker processes no pipeline options, so they would log at
+        # INFO; give them the harness log level (and its overrides) the options ask for.
+        worker_options = struct_pb2.Struct()
+        harness = opts.view_as(WorkerOptions)
+        worker_options.update({"options": {"default_sdk_harness_log_level": harness.default_sdk_harness_log_level,
+                                           **({"sdk_harness_log_level_overrides": harness.sdk_harness_log_level_overrides}
+                                              if harness.sdk_harness_log_level_overrides else {})}})
+        info = ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(
+            retrieval_token="unused-retrieval-token", pipeline_options=worker_options))
+        return beam.Pipeline(runner=FnApiRunner(provision_info=info), options=opts)
     return beam.Pipeline(options=opts)
