@@ -138,6 +138,18 @@ def test_bad_config_values_are_refused(token_run, tmp_path, capsys, override, me
     assert message in capsys.readouterr().err
 
 
+def test_truncated_token_file_is_named_by_the_trainer(token_run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "tokens"
+    shutil.copytree(token_run, copy)
+    victim = copy / "cc" / "part-00003.bin"
+    victim.write_bytes(victim.read_bytes()[:-6])
+    assert train_main.main(["--config", str(_config(tmp_path, copy))]) == 2
+    err = capsys.readouterr().err
+    assert "train: error:" in err and "cc/part-00003" in err
+
+
 def test_missing_config_and_missing_tokens(tmp_path, capsys):
     assert train_main.main(["--config", str(tmp_path / "none.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -14,12 +14,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--config", default=None, help="YAML file of config keys (see train/config.py)")
     ap.add_argument("overrides", nargs="*", metavar="key=value", help="config keys, overriding the file")
     args = ap.parse_args(argv)
+    from tokenizer.shards import ShardError
+
     try:
         cfg = load_config(args.config, args.overrides)
         from train.trainer import train
 
         train(cfg)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, ShardError, FileNotFoundError) as exc:
         print(f"train: error: {exc}", file=sys.stderr)
         return 2
     return 0
