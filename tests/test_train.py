@@ -122,6 +122,20 @@ def test_sigterm_under_torchrun_saves_and_resumes_on_one_rank(token_run, tmp_pat
         assert b[step] == pytest.approx(a[step], rel=1e-4, abs=1e-4)
 
 
+def test_meta_device_init_shards_before_materialising(token_run, tmp_path):
+    full, meta = tmp_path / "full", tmp_path / "meta"
+    full.mkdir()
+    meta.mkdir()
+    assert train_main.main(["--config", str(_config(full, token_run, max_steps=3, checkpoint_every=0))]) == 0
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cfg = _config(meta, token_run, max_steps=3, init="meta")
+    assert subprocess.run([*torchrun, "-m", "train", "--config", str(cfg)], cwd=ROOT, env=env, timeout=300).returncode == 0
+    a, b = _losses(full / "run"), _losses(meta / "run")
+    assert sorted(b) == [1, 2, 3] and abs(a[1] - b[1]) < 0.05  # other random weights, same scale
+    assert (meta / "run" / "checkpoints" / "step-00000003" / "trainer.json").is_file()
+
+
 @pytest.mark.parametrize("override,message", [
     ("colour=red", "unknown config key(s) 'colour'"),
     ("lr=-0.1", "'lr' must be positive"),

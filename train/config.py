@@ -41,6 +41,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     attention: str = "auto"
+    init: str = "auto"  # full | meta | auto (meta when sharded over ranks and over 2B parameters)
     doc_mask: bool = True
     compile: bool = False
     activation_checkpointing: str = "none"
@@ -114,6 +115,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if cfg.activation_checkpointing not in ("none", "selective", "full"):
         raise ConfigError(f"config key 'activation_checkpointing' must be none, selective or full, "
                           f"got {cfg.activation_checkpointing!r}")
+    if cfg.init not in ("auto", "full", "meta"):
+        raise ConfigError(f"config key 'init' must be auto, full or meta, got {cfg.init!r}")
     if cfg.dtype not in ("auto", "bf16", "fp32"):
         raise ConfigError(f"config key 'dtype' must be auto, bf16 or fp32, got {cfg.dtype!r}")
     if cfg.device not in ("auto", "cpu", "cuda"):

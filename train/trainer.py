@@ -107,8 +107,9 @@ def _peak_flops(cfg: TrainConfig, device: torch.device) -> Optional[float]:
     return None
 
 
-def build_model(cfg: TrainConfig, vocab_size: int, backend: str) -> Transformer:
-    """The configured model with deterministic initial weights (same for any number of ranks)."""
+def build_model(cfg: TrainConfig, vocab_size: int, backend: str, on_meta: bool = False) -> Transformer:
+    """The configured model with deterministic initial weights (same for any number of ranks), or
+    `on_meta`: only its shapes, to be sharded first and initialised in place (`init_weights`)."""
     args, _ = CONFIGS[cfg.model]
     changes = {"vocab_size": vocab_size, "max_seq_len": cfg.seq_len}
     for key in ("dim", "n_layers", "n_heads"):
@@ -117,6 +118,9 @@ def build_model(cfg: TrainConfig, vocab_size: int, backend: str) -> Transformer:
     args = dataclasses.replace(args, **changes)
     if args.dim % args.n_heads or args.head_dim % 2:
         raise ConfigError(f"dim {args.dim} must be a multiple of n_heads {args.n_heads} with an even head size")
+    if on_meta:
+        with torch.device("meta"):
+            return Transformer(args, attention=backend)
     model = Transformer(args, attention=backend)
     model.init_weights(torch.Generator().manual_seed(cfg.seed))
     return model
@@ -250,12 +254,22 @@ def train(cfg: TrainConfig) -> dict:
     sampler = MixtureSampler(cfg.tokens, cfg.seq_len, cfg.seed, cfg.eval_windows)
     cfg = resolve_max_steps(cfg, sampler.mixture)
     vocab = sampler.mixture["tokenizer"]["vocab_size"]
-    model = build_model(cfg, vocab, backend)
-    n_params = count_parameters(model)
-    non_embedding = count_parameters(model, non_embedding=True)
-    flops_tok = flops_per_token(model.args, non_embedding, cfg.seq_len)
-    model.to(device)
-    _apply_parallelism(model, cfg, world, device, bf16)
+    shapes = build_model(cfg, vocab, backend, on_meta=True)
+    n_params = count_parameters(shapes)
+    non_embedding = count_parameters(shapes, non_embedding=True)
+    flops_tok = flops_per_token(shapes.args, non_embedding, cfg.seq_len)
+    on_meta = cfg.init == "meta" or (cfg.init == "auto" and world > 1 and n_params > 2e9)
+    if on_meta:  # each rank materialises and initialises only its own shards
+        model = shapes
+        _apply_parallelism(model, cfg, world, device, bf16)
+        model.to_empty(device=device)
+        torch.manual_seed(cfg.seed)
+        with torch.no_grad():
+            model.init_weights()
+    else:  # the whole model on every rank first: the same weights whatever the number of ranks
+        model = build_model(cfg, vocab, backend)
+        model.to(device)
+        _apply_parallelism(model, cfg, world, device, bf16)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr_value, betas=(cfg.beta1, cfg.beta2),
                                   eps=cfg.eps, fused=device.type == "cuda")
     out_dir = Path(cfg.out_dir)
