@@ -68,6 +68,16 @@ def local_parquet_files(folder: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def write_local_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write a local file through a hidden temporary sibling and a rename: never seen half-written."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
 def read_parquet_bytes(data: bytes) -> pa.Table:
     return pq.read_table(io.BytesIO(data), schema=PARQUET_SCHEMA)
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from corpus.mixture import LLAMA_MIXTURE, Mixture, MixtureError, load_mixture
+from corpus.shards import write_local_atomic
 from pipelines.cli import CLIError, _absolute, run_pipeline
 
 
@@ -123,10 +124,7 @@ def run_tokenizer_train(args, beam_args: list[str]) -> int:
                   "buckets": sorted(args.bucket) if args.bucket else None, "quotas": quotas,
                   "sample": sample["sources"], "settings": LLAMA_SETTINGS, "warnings": warnings,
                   "corpus": {s: folders for s, folders in sorted(corpus.items())}}
-        sidecar = out.with_suffix(".json")
-        tmp = sidecar.with_name(sidecar.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, sidecar)
+        write_local_atomic(out.with_suffix(".json"), (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"wrote {out} ({args.vocab_size:,} pieces), {out.with_suffix('.vocab')}, {out.with_suffix('.json')}")

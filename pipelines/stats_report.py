@@ -5,14 +5,13 @@ import datetime
 import os
 import sys
 from html import escape
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from corpus import shards
-from corpus.shards import local_parquet_files
+from corpus.shards import local_parquet_files, write_local_atomic
 from corpus.summary import summarise_corpus
 from pipelines import svg_charts
 from tokenizer.shards import MIXTURE_FILE, summarise_tokens
@@ -191,8 +190,4 @@ def write_html(summary: dict, path: str) -> None:
             f"{escape(summary['path'])}</title><style>{_CSS}</style></head><body>"
             f"<h1>llamapipe stats — {kind}</h1><p class=\"meta\">{escape(os.path.abspath(summary['path']))} · {stamp}</p>"
             + "\n".join(body) + "</body></html>\n")
-    target = Path(path).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, target)
+    write_local_atomic(path, page.encode("utf-8"))

@@ -14,6 +14,7 @@ from typing import Optional
 import apache_beam as beam
 
 from corpus.sampling import sample_key
+from corpus.wet import MalformedInput
 from pipelines import fileio
 from pipelines.tokenize import read_shard
 
@@ -32,7 +33,7 @@ class KeysFn(beam.DoFn):
         idx, (source, _, path) = unit
         table = read_shard(path, ["id", "bucket"])
         if "id" not in table.column_names:
-            raise ValueError(f"{path}: Parquet file has no 'id' column")
+            raise MalformedInput(f"{path}: Parquet file has no 'id' column")
         ids = table.column("id").to_pylist()
         bucket = table.column("bucket").to_pylist() if "bucket" in table.column_names else [None] * len(ids)
         for row, (doc_id, b) in enumerate(zip(ids, bucket)):

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from corpus.shards import write_local_atomic
+
 LLAMA_SETTINGS: dict[str, object] = {
     "model_type": "bpe",
     "split_digits": True,
@@ -61,12 +63,6 @@ def train_tokenizer(inputs: Iterable[str | Path], vocab_size: int, out: str | Pa
                                    minloglevel=2, **settings)
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
     vocab = "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.get_piece_size()))
-    _write_atomic(out.with_suffix(".vocab"), vocab.encode("utf-8"))
-    _write_atomic(out, model.getvalue())
+    write_local_atomic(out.with_suffix(".vocab"), vocab.encode("utf-8"))
+    write_local_atomic(out, model.getvalue())
     return out
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
