@@ -26,11 +26,18 @@ def pack(encoded: Sequence[Sequence[int]], bos: int, eos: int) -> tuple[np.ndarr
 
 
 def encode_texts(sp, texts: list[str], batch: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Encode `texts` with a SentencePieceProcessor in batches; packed with its BOS/EOS ids."""
-    encoded: list[list[int]] = []
+    """Encode `texts` with a SentencePieceProcessor in batches, packed with its BOS/EOS ids:
+    (uint32 tokens, int64 offsets). Each batch leaves Python lists at once (4 bytes a token kept)."""
+    parts: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
     for start in range(0, len(texts), batch):
-        encoded.extend(sp.encode(texts[start:start + batch], num_threads=threads))
-    return pack(encoded, sp.bos_id(), sp.eos_id())
+        tokens, offsets = pack(sp.encode(texts[start:start + batch], num_threads=threads), sp.bos_id(), sp.eos_id())
+        parts.append(tokens.astype(np.uint32))
+        lengths.append(np.diff(offsets))
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    if lengths:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    return (np.concatenate(parts) if parts else np.empty(0, dtype=np.uint32)), offsets
 
 
 def encode_table(sp, table, buckets: Optional[frozenset[str]] = None, threads: int = 1
