@@ -81,16 +81,20 @@ def test_two_gloo_ranks_match_one_rank(token_run, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
     two.mkdir()
-    assert _run(["--config", str(_config(one, token_run, max_steps=8))]).wait(timeout=300) == 0
+    # grad_clip 0.1 is below the gradient norms here, so clipping over sharded gradients is exercised
+    assert _run(["--config", str(_config(one, token_run, max_steps=8, grad_clip=0.1))]).wait(timeout=300) == 0
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    rc = subprocess.run([*torchrun, "-m", "train", "--config", str(_config(two, token_run, max_steps=8))],
+    rc = subprocess.run([*torchrun, "-m", "train", "--config", str(_config(two, token_run, max_steps=8, grad_clip=0.1))],
                         cwd=ROOT, env=env, timeout=300).returncode
     assert rc == 0
     a, b = _losses(one / "run"), _losses(two / "run")
     assert sorted(a) == sorted(b) == list(range(1, 9))
     for step in a:
         assert b[step] == pytest.approx(a[step], rel=1e-4, abs=1e-4)
+    norms = [[json.loads(line)["grad_norm"] for line in (d / "run" / "log.jsonl").read_text().splitlines()
+              if "grad_norm" in line] for d in (one, two)]
+    assert min(norms[0]) > 0.1 and norms[1] == pytest.approx(norms[0], rel=1e-4)
     # the 2-rank checkpoint resumes on 1 rank
     assert _run(["--config", str(_config(two, token_run, max_steps=10))]).wait(timeout=300) == 0
     assert max(_losses(two / "run")) == 10
