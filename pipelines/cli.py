@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from corpus.wet import MalformedInput
+from pipelines.quiet_logs import drop_known_noise
 
 EXIT_BAD_INPUT = 2
 
@@ -289,16 +290,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_KNOWN_NOISE = ("apitools not found", "No semi_persistent_directory found")
-
-
-def _drop_known_noise(record: logging.LogRecord) -> bool:
-    """Beam's notices that do not apply here: BigQuery client libraries missing (never used), and a
-    local worker's missing staging folder (nothing is staged locally), relayed by the runner."""
-    message = record.getMessage()
-    return not any(noise in message for noise in _KNOWN_NOISE)
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     from pipelines.memory import pin_mmap_threshold
 
@@ -313,7 +304,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_drop_known_noise)
+        handler.addFilter(drop_known_noise)
     try:
         return args.func(args, beam_args)
     except CLIError as exc:
