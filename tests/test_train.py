@@ -168,6 +168,13 @@ def test_truncated_token_file_is_named_by_the_trainer(token_run, tmp_path, capsy
     assert "train: error:" in err and "cc/part-00003" in err
 
 
+def test_resuming_another_model_is_refused(token_run, tmp_path, capsys):
+    cfg = _config(tmp_path, token_run, max_steps=2)
+    assert train_main.main(["--config", str(cfg)]) == 0
+    assert train_main.main(["--config", str(cfg), "max_steps=4", "dim=96", "n_heads=6"]) == 2
+    assert "holds a checkpoint of another model" in capsys.readouterr().err
+
+
 def test_missing_config_and_missing_tokens(tmp_path, capsys):
     assert train_main.main(["--config", str(tmp_path / "none.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -221,6 +221,17 @@ def evaluate(model, sampler: MixtureSampler, cfg: TrainConfig, device, autocast)
     return out
 
 
+def _check_same_model(folder: Path, cfg: TrainConfig) -> None:
+    """Refuse to resume a checkpoint of another model shape (DCP would fail with a shape error)."""
+    saved = json.loads((folder / checkpoint.TRAINER_FILE).read_text())["config"]
+    keys = ("model", "dim", "n_layers", "n_heads")
+    if any(saved.get(k) != getattr(cfg, k) for k in keys):
+        was = ", ".join(f"{k}={saved.get(k)}" for k in keys)
+        now = ", ".join(f"{k}={getattr(cfg, k)}" for k in keys)
+        raise ConfigError(f"{cfg.out_dir} holds a checkpoint of another model ({was}; this run: {now}); "
+                          f"use a new out_dir")
+
+
 def _agreed_stop(requested: bool, step: int, cfg: TrainConfig, world: int, device: torch.device) -> bool:
     """Whether every rank stops after this step. Ranks compare their flags only at log steps: an
     all-reduce every step would make the host wait for the GPU each step."""
@@ -276,6 +287,7 @@ def train(cfg: TrainConfig) -> dict:
     step = 0
     found = checkpoint.checkpoints(out_dir)
     if found:
+        _check_same_model(found[-1], cfg)
         state = checkpoint.load(found[-1], model, optimizer)
         step = state["step"]
         sampler.load_state_dict(state["sampler"])
