@@ -77,6 +77,29 @@ def test_kill_and_resume_reproduces_the_uninterrupted_losses(token_run, tmp_path
     assert resumed == expected  # exactly, step for step
 
 
+def test_sigkill_resumes_from_the_last_periodic_checkpoint(token_run, tmp_path):
+    full = tmp_path / "full"
+    full.mkdir()
+    assert _run(["--config", str(_config(full, token_run, max_steps=30))]).wait(timeout=300) == 0
+    expected = _losses(full / "run")
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    cfg = _config(killed, token_run, max_steps=30, checkpoint_every=10)
+    proc = _run(["--config", str(cfg)])
+    log = killed / "run" / "log.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 15):
+        time.sleep(0.05)
+    proc.kill()  # no chance to save: the run restarts from step 10 (or 20)
+    proc.wait(timeout=60)
+    assert max(_losses(killed / "run")) < 30
+    assert _run(["--config", str(cfg)]).wait(timeout=300) == 0
+    records = [json.loads(line) for line in log.read_text().splitlines() if '"loss"' in line]
+    assert len(records) > 30  # the steps after the last checkpoint ran twice
+    for r in records:
+        assert r["loss"] == expected[r["step"]]
+
+
 def test_two_gloo_ranks_match_one_rank(token_run, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
