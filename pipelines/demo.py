@@ -50,7 +50,8 @@ def train_tiny(work: Path) -> int:
     model, sp, _ = load_model(out)
     print(f"demo: python -m train.generate --checkpoint {out} --prompt 'The' ->")
     print("  The" + generate(model, sp, "The", max_new_tokens=40, seed=0))
-    return 0
+    print("\ndemo: llamapipe stats (training run) ...", flush=True)
+    return cli.main(["stats", str(out), "--html", str(work / "train-report.html")])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     if rc:
         return rc
     print(f"\ndemo: corpus shards in {(work / 'ccnet').resolve()}, tokenizer in {(work / 'tokenizer').resolve()}, "
-          f"token shards in {(work / 'tokens').resolve()}, the model in {(work / 'train').resolve()}; open {(work / 'ccnet-report.html').resolve()} and "
-          f"{(work / 'tokens-report.html').resolve()} in a browser")
+          f"token shards in {(work / 'tokens').resolve()}, the model in {(work / 'train').resolve()}; open {(work / 'ccnet-report.html').resolve()}, "
+          f"{(work / 'tokens-report.html').resolve()}, {(work / 'train-report.html').resolve()} in a browser")
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import sys
 from html import escape
@@ -15,16 +16,19 @@ from corpus.shards import local_parquet_files, write_local_atomic
 from corpus.summary import summarise_corpus
 from pipelines import svg_charts
 from tokenizer.shards import MIXTURE_FILE, summarise_tokens
+from train.run_log import is_run_dir, summarise_run
 
 BUCKET_ORDER = {"head": 0, "middle": 1, "tail": 2, "all": 3}
 
 
 def summarise(path: str, progress: bool = False) -> dict:
-    """Summary of a token shard folder (it has mixture.json) or a corpus shard folder."""
+    """Summary of a training run (log.jsonl), a token shard folder (mixture.json) or a corpus shard folder."""
     if "://" in path:
         raise ValueError(f"stats reads local folders; copy {path} here first")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such folder")
+    if is_run_dir(path):
+        return summarise_run(path)
     if os.path.isfile(os.path.join(path, MIXTURE_FILE)):
         return summarise_tokens(path)
     files = [p for p, _ in local_parquet_files(path)]
@@ -47,6 +51,8 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
     console = console or Console(width=None if sys.stdout.isatty() else 140)
     if summary["kind"] == "tokens":
         _print_tokens(summary, console)
+    elif summary["kind"] == "run":
+        _print_run(summary, console)
     else:
         _print_corpus(summary, console)
 
@@ -96,6 +102,28 @@ def _print_tokens(s: dict, console: Console) -> None:
     console.print(f"token budget {s['token_budget']:,}; training draws {s['total_tokens']:,} tokens")
     for w in s["warnings"]:
         console.print(f"[yellow]warning: {w}[/yellow]")
+
+
+def _print_run(s: dict, console: Console) -> None:
+    cfg, last = s["config"], s["last"]
+    t = Table(title=f"training run {s['path']}")
+    t.add_column("")
+    t.add_column("value", justify="right")
+    t.add_row("model", f"{cfg['model']} (seq {cfg['seq_len']}, {cfg['batch_tokens']:,} tokens per step)")
+    t.add_row("steps", f"{last.get('step', 0):,} of {cfg['max_steps']:,}")
+    t.add_row("tokens seen", f"{last.get('tokens_seen', 0):,}")
+    if s["loss"]:
+        t.add_row("loss (first → last logged)", f"{s['loss'][0]:.4f} → {s['loss'][-1]:.4f}")
+    if s["median_tokens_per_s"]:
+        t.add_row("tokens/s (median)", f"{s['median_tokens_per_s']:,.0f}")
+    if s["median_mfu"] is not None:
+        t.add_row("MFU (median)", f"{100 * s['median_mfu']:.1f}%")
+    for source, points in s["eval"].items():
+        t.add_row(f"held-out perplexity, {source}", f"{points[-1][1]:,.2f} (step {points[-1][0]:,})")
+    for source, epochs in last.get("epochs", {}).items():
+        t.add_row(f"epochs of {source}", f"{epochs:.3f}")
+    t.add_row("checkpoints", ", ".join(s["checkpoints"]) or "none")
+    console.print(t)
 
 
 _CSS = """
@@ -181,10 +209,32 @@ def _tokens_html(s: dict) -> list[str]:
     return parts
 
 
+def _run_html(s: dict) -> list[str]:
+    cfg, last = s["config"], s["last"]
+    parts = [f"<p>{escape(cfg['model'])} model, sequence {cfg['seq_len']}, {cfg['batch_tokens']:,} tokens per step; "
+             f"{last.get('step', 0):,} of {cfg['max_steps']:,} steps, {last.get('tokens_seen', 0):,} tokens seen; "
+             f"checkpoints: {escape(', '.join(s['checkpoints']) or 'none')}.</p>", "<h2>Curves</h2>"]
+    steps = s["steps"]
+    charts = [svg_charts.line_chart([("loss", steps, s["loss"])], "training loss", "step", "loss"),
+              svg_charts.line_chart([("learning rate", steps, s["lr"])], "learning rate", "step", "lr")]
+    if s["eval"]:
+        charts.append(svg_charts.line_chart([(src, [p[0] for p in pts], [p[1] for p in pts])
+                                             for src, pts in s["eval"].items()],
+                                            "held-out perplexity per source", "step", "perplexity"))
+    charts.append(svg_charts.line_chart([("tokens/s", steps, s["tokens_per_s"])], "throughput", "step", "tokens/s"))
+    if s["median_mfu"] is not None:
+        charts.append(svg_charts.line_chart([("MFU", steps, s["mfu"])], "model FLOPs utilisation", "step", "MFU"))
+    parts.append('<div class="charts">' + "".join(charts) + "</div>")
+    parts.append("<h2>Configuration</h2>")
+    parts.append(_table(["key", "value"], [[k, json.dumps(v)] for k, v in sorted(cfg.items())]))
+    return parts
+
+
 def write_html(summary: dict, path: str) -> None:
     """One self-contained page (inline CSS and SVG), written atomically."""
-    kind = "token shards" if summary["kind"] == "tokens" else "corpus shards"
-    body = _tokens_html(summary) if summary["kind"] == "tokens" else _corpus_html(summary)
+    kind, render = {"tokens": ("token shards", _tokens_html), "run": ("training run", _run_html),
+                    "corpus": ("corpus shards", _corpus_html)}[summary["kind"]]
+    body = render(summary)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>llamapipe stats: "
             f"{escape(summary['path'])}</title><style>{_CSS}</style></head><body>"

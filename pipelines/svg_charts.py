@@ -129,3 +129,48 @@ def grouped_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence
             body.append(f'<rect x="{x + 95 * si}" y="{_TOP - 15}" width="10" height="10" fill="{PALETTE[si % len(PALETTE)]}"/>')
             body.append(f'<text x="{x + 95 * si + 14}" y="{_TOP - 6}">{escape(name)}</text>')
     return _frame(title, body, x_label, "share" if percent else "")
+
+
+def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], title: str, x_label: str,
+               y_label: str) -> str:
+    """Lines (name, xs, ys) on shared axes; the y axis spans the data (it need not start at 0)."""
+    points = [(x, y) for _, xs, ys in series for x, y in zip(xs, ys) if y is not None]
+    if not points:
+        return _frame(title, [f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle">no data</text>'], x_label, y_label)
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    x_top, x_step = nice_top(max(x for x, _ in points), integer=True)
+    y_min, y_max = min(y for _, y in points), max(y for _, y in points)
+    _, y_step = nice_top(max(y_max - y_min, abs(y_max) * 1e-3, 1e-12))
+    y_lo, y_hi = math.floor(y_min / y_step) * y_step, math.ceil(y_max / y_step) * y_step
+    if y_hi <= y_lo:
+        y_hi = y_lo + y_step
+
+    def xy(x: float, y: float) -> tuple[float, float]:
+        return _LEFT + plot_w * x / x_top, _H - _BOTTOM - plot_h * (y - y_lo) / (y_hi - y_lo)
+
+    body = []
+    for i in range(int(round((y_hi - y_lo) / y_step)) + 1):
+        v = y_lo + i * y_step
+        _, y = xy(0, v)
+        body.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>')
+        body.append(f'<text x="{_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{_fmt(v)}</text>')
+    for i in range(int(round(x_top / x_step)) + 1):
+        x, _ = xy(i * x_step, y_lo)
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM + 4}" stroke="#333"/>')
+        body.append(f'<text x="{x:.1f}" y="{_H - _BOTTOM + 15}" text-anchor="middle">{_fmt(i * x_step)}</text>')
+    body.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM}" stroke="#333"/>')
+    for si, (name, xs, ys) in enumerate(series):
+        color = PALETTE[si % len(PALETTE)]
+        coords = [xy(x, y) for x, y in zip(xs, ys) if y is not None]
+        if len(coords) > 1:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+            body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+        for (x, y), xv, yv in zip(coords, xs, ys):
+            if len(coords) <= 40:
+                body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"><title>{escape(name)} '
+                            f'step {xv:,}: {_fmt(yv)}</title></circle>')
+        if len(series) > 1:
+            lx = _W - _RIGHT - 95 * (len(series) - si)
+            body.append(f'<rect x="{lx}" y="{_TOP - 15}" width="10" height="10" fill="{color}"/>')
+            body.append(f'<text x="{lx + 14}" y="{_TOP - 6}">{escape(name)}</text>')
+    return _frame(title, body, x_label, y_label)

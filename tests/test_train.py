@@ -47,6 +47,16 @@ def test_tiny_model_learns(token_run, tmp_path):
     assert len(evals) == 2 and set(evals[0]) == {"cc", "wikipedia"}
     assert records[-2]["epochs"]["cc"] > 0 and "tokens_per_s" in records[-2]
     assert list((tmp_path / "run" / "tensorboard").iterdir())
+    from pipelines import cli
+
+    assert cli.main(["stats", str(tmp_path / "run"), "--html", str(tmp_path / "run.html")]) == 0
+    page = (tmp_path / "run.html").read_text()
+    assert page.count("<svg") == 4 and "held-out perplexity per source" in page  # loss, lr, eval, tokens/s
+    from train.run_log import summarise_run
+
+    summary = summarise_run(tmp_path / "run")
+    assert summary["steps"] == list(range(10, 201, 10)) and summary["loss"][-1] == losses[200]
+    assert [p[0] for p in summary["eval"]["cc"]] == [100, 200]
     model, sp, _ = load_model(tmp_path / "run")
     text = generate(model, sp, "The", max_new_tokens=8, seed=1)
     assert isinstance(text, str) and text == generate(model, sp, "The", max_new_tokens=8, seed=1)
