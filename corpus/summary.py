@@ -16,8 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus.histogram import log10_histogram
+
 PERCENTILES = (5, 10, 25, 30, 50, 60, 70, 75, 90, 95)
-HIST_BINS = 40
 
 
 def constant_from_statistics(pf: pq.ParquetFile, name: str) -> tuple[bool, Optional[str]]:
@@ -54,19 +55,6 @@ def scan_file(path: str) -> dict[str, np.ndarray | list]:
            if "perplexity" in names else np.full(n, np.nan))
     return {**label, "chars": np.nan_to_num(lengths).astype(np.int64),
             "perplexity": np.where(np.isnan(ppl), np.nan, ppl)}
-
-
-def _hist(values: np.ndarray, bins: int = HIST_BINS) -> dict:
-    """Histogram over log10 of positive values: bin edges (log10) and counts."""
-    values = values[np.isfinite(values) & (values > 0)]
-    if not values.size:
-        return {"edges": [], "counts": []}
-    logs = np.log10(values)
-    lo, hi = float(logs.min()), float(logs.max())
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(logs, bins=bins, range=(lo, hi))
-    return {"edges": [round(float(e), 6) for e in edges], "counts": counts.tolist()}
 
 
 def summarise_corpus(files: Iterable[str], folder: str, stats_file: Optional[str] = None,
@@ -106,14 +94,14 @@ def summarise_corpus(files: Iterable[str], folder: str, stats_file: Optional[str
         if v.size:
             perplexity[lang] = {"documents": int(v.size),
                                 "percentiles": {str(q): round(float(x), 2) for q, x in zip(PERCENTILES, np.percentile(v, PERCENTILES))},
-                                "histogram_log10": _hist(v)}
+                                "histogram_log10": log10_histogram(v)}
     run_stats = json.loads(Path(stats_file).read_text(encoding="utf-8")) if stats_file and Path(stats_file).is_file() else None
     return {
         "kind": "corpus", "path": folder, "files": n_files,
         "documents": int(all_chars.size), "chars": int(all_chars.sum()),
         "groups": groups,
         "perplexity": perplexity,
-        "length_histogram_log10": _hist(all_chars.astype(np.float64)),
+        "length_histogram_log10": log10_histogram(all_chars.astype(np.float64)),
         "shares": {"lang": _shares(groups, "lang"), "bucket": _shares(groups, "bucket"),
                    "source": _shares(groups, "source")},
         "bucket_cutoffs": (run_stats or {}).get("bucket_cutoffs", {}),

@@ -11,6 +11,8 @@ from typing import Union
 
 import numpy as np
 
+from corpus.histogram import log10_histogram
+
 MIXTURE_FILE = "mixture.json"
 FORMAT = "llamapipe-tokens/1"
 
@@ -111,18 +113,12 @@ def summarise_tokens(folder: Union[str, Path]) -> dict:
             shard = open_listed_shard(folder, f, mixture["dtype"])
             lengths.append(np.diff(shard.offsets))
         doc_tokens = np.concatenate(lengths) if lengths else np.empty(0, np.int64)
-        hist = {"edges": [], "counts": []}
-        if doc_tokens.size:
-            logs = np.log10(np.maximum(doc_tokens, 1))
-            lo, hi = float(logs.min()), float(logs.max())
-            counts, edges = np.histogram(logs, bins=40, range=(lo, hi if hi > lo else lo + 1))
-            hist = {"edges": [round(float(e), 6) for e in edges], "counts": counts.tolist()}
         sources[name] = {k: src[k] for k in ("documents", "tokens", "proportion", "epochs", "required_epochs",
                                               "epochs_used", "supplied_tokens", "realised_share")}
         sources[name]["files"] = len(src["files"])
         sources[name]["mean_doc_tokens"] = round(float(doc_tokens.mean()), 1) if doc_tokens.size else 0.0
         sources[name]["median_doc_tokens"] = float(np.median(doc_tokens)) if doc_tokens.size else 0.0
-        sources[name]["doc_tokens_histogram_log10"] = hist
+        sources[name]["doc_tokens_histogram_log10"] = log10_histogram(doc_tokens)
     return {"kind": "tokens", "path": str(folder), "tokenizer": mixture["tokenizer"], "dtype": mixture["dtype"],
             "token_budget": mixture["token_budget"], "total_tokens": mixture["total_tokens"],
             "documents": sum(s["documents"] for s in sources.values()),

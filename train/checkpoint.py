@@ -42,7 +42,7 @@ def checkpoints(out_dir: str | Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if _STEP_DIR.match(p.name) and (p / TRAINER_FILE).is_file())
 
 
-def save(out_dir: str | Path, step: int, model: torch.nn.Module, optimizer: Optional[torch.optim.Optimizer],
+def save(out_dir: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
          trainer_state: dict, keep: int) -> Path:
     """Save a checkpoint collectively (every rank calls this); returns its folder."""
     root = Path(out_dir) / "checkpoints"
@@ -52,7 +52,7 @@ def save(out_dir: str | Path, step: int, model: torch.nn.Module, optimizer: Opti
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     _barrier()
-    model_sd, optim_sd = get_state_dict(model, optimizer) if optimizer is not None else (get_state_dict(model, [])[0], {})
+    model_sd, optim_sd = get_state_dict(model, optimizer)
     dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
     _barrier()
     if _is_main():
@@ -71,15 +71,9 @@ def load(folder: str | Path, model: torch.nn.Module, optimizer: Optional[torch.o
     state_file = folder / TRAINER_FILE
     if not state_file.is_file():
         raise FileNotFoundError(f"{folder} is not a complete checkpoint (no {TRAINER_FILE})")
-    if optimizer is not None:
-        model_sd, optim_sd = get_state_dict(model, optimizer)
-        state = {"model": model_sd, "optim": optim_sd}
-    else:
-        model_sd = get_state_dict(model, [])[0]
-        state = {"model": model_sd}
+    optimizers = [] if optimizer is None else optimizer  # no optimizer: the model's weights only
+    model_sd, optim_sd = get_state_dict(model, optimizers)
+    state = {"model": model_sd} if optimizer is None else {"model": model_sd, "optim": optim_sd}
     dcp.load(state, checkpoint_id=str(folder))
-    if optimizer is not None:
-        set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
-    else:
-        set_state_dict(model, [], model_state_dict=state["model"], optim_state_dict={})
+    set_state_dict(model, optimizers, model_state_dict=state["model"], optim_state_dict=state.get("optim", {}))
     return json.loads(state_file.read_text())
