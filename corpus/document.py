@@ -57,10 +57,22 @@ class Document:
         return cls(**values)
 
 
-def document_id(source: str, url: Optional[str], digest: Optional[str]) -> str:
-    """Stable id from source, URL and content digest: the same record always gets the same id."""
-    key = f"{source}\t{url or ''}\t{digest or ''}".encode("utf-8")
-    return f"{source}-{hashlib.sha1(key).hexdigest()[:20]}"
+def document_id(source: str, url: Optional[str], digest: Optional[str], fallback: Optional[str] = None) -> str:
+    """Stable id from source, URL and content digest: the same record always gets the same id.
+
+    Without URL and digest, `fallback` (a record id or content hash) keys it, so such records
+    do not all share one id; ids of records with a URL or a digest do not depend on it.
+    """
+    if url or digest or not fallback:
+        key = f"{source}\t{url or ''}\t{digest or ''}"
+    else:
+        key = f"{source}\t\t\t{fallback}"
+    return f"{source}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:20]}"
+
+
+def content_digest(text: str) -> str:
+    """`sha1:` + hex SHA-1 of a text's UTF-8 bytes: an id of last resort for records that carry none."""
+    return "sha1:" + hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def documents_to_table(docs: list[Document]) -> pa.Table:

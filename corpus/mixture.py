@@ -13,12 +13,49 @@ from typing import Optional
 
 import yaml
 
+from corpus.shards import IDENTIFIER
+
 LLAMA_MIXTURE = Path(__file__).parent / "mixtures" / "llama.yaml"
 _TOLERANCE = 1e-6
 
 
 class MixtureError(ValueError):
     """A mixture that cannot be used as written; the message names the file and the source."""
+
+
+def check_source_name(name: object) -> None:
+    """Refuse a source name that is not an identifier (letters, digits, _, -; not first): it becomes a folder name."""
+    if not isinstance(name, str) or not IDENTIFIER.match(name):
+        raise MixtureError(f"source name {name!r} is not an identifier (letters, digits, _ or -, starting with a "
+                           f"letter or digit): it becomes a folder name")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping naming the same key twice (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` merges keys that explicit ones may override
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key: the base class raises its own error
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first.start_mark.line + 1})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def _number(value: object, what: str, name: str, path: str) -> float:
+    """`value` as a float when it is a YAML number (not a string, not a boolean); else MixtureError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MixtureError(f"{path}: source {name!r}: proportion and epochs must be numbers, got {what} {value!r} "
+                           f"({type(value).__name__})")
+    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,28 +98,33 @@ class Mixture:
 
 
 def parse_mixture(doc: object, path: str = "<mixture>") -> Mixture:
-    """Validate a loaded mixture document: `{sources: {name: {proportion: p, epochs: e}}}`."""
+    """Validate a loaded mixture document: `{sources: {name: {proportion: p, epochs: e}}}`.
+
+    Names must be identifiers (check_source_name); proportion and epochs must be numbers:
+    "0.5" or true are refused rather than converted, since they are likely typos.
+    """
     if not isinstance(doc, dict) or not isinstance(doc.get("sources"), dict) or not doc["sources"]:
         raise MixtureError(f"{path}: expected a mapping with a non-empty 'sources' mapping")
     sources: dict[str, SourceWeight] = {}
     for name, spec in doc["sources"].items():
+        try:
+            check_source_name(name)
+        except MixtureError as exc:
+            raise MixtureError(f"{path}: {exc}") from None
         if not isinstance(spec, dict):
             raise MixtureError(f"{path}: source {name!r} must map to {{proportion: P, epochs: E}}")
         extra = set(spec) - {"proportion", "epochs"}
         if extra:
             raise MixtureError(f"{path}: source {name!r} has unknown key(s) {', '.join(sorted(map(str, extra)))}")
-        try:
-            proportion = float(spec["proportion"])
-            epochs = float(spec.get("epochs", 1.0))
-        except KeyError:
-            raise MixtureError(f"{path}: source {name!r} has no 'proportion'") from None
-        except (TypeError, ValueError):
-            raise MixtureError(f"{path}: source {name!r}: proportion and epochs must be numbers") from None
+        if "proportion" not in spec:
+            raise MixtureError(f"{path}: source {name!r} has no 'proportion'")
+        proportion = _number(spec["proportion"], "proportion", name, path)
+        epochs = _number(spec.get("epochs", 1.0), "epochs", name, path)
         if not math.isfinite(proportion) or proportion < 0:
             raise MixtureError(f"{path}: source {name!r}: proportion must be >= 0, got {spec['proportion']}")
         if not math.isfinite(epochs) or epochs <= 0:
             raise MixtureError(f"{path}: source {name!r}: epochs must be > 0, got {spec.get('epochs')}")
-        sources[str(name)] = SourceWeight(proportion, epochs)
+        sources[name] = SourceWeight(proportion, epochs)
     total = sum(w.proportion for w in sources.values())
     if abs(total - 1.0) > _TOLERANCE:
         listing = ", ".join(f"{s} {w.proportion:g}" for s, w in sources.items())
@@ -91,10 +133,10 @@ def parse_mixture(doc: object, path: str = "<mixture>") -> Mixture:
 
 
 def load_mixture(path: str | Path) -> Mixture:
-    """Read and validate a mixture YAML file."""
+    """Read and validate a mixture YAML file; a key given twice (e.g. two `cc:`) is refused, naming it."""
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise MixtureError(f"mixture file {path} does not exist") from None
     except yaml.YAMLError as exc:

@@ -14,8 +14,8 @@ from typing import Iterator, Union
 
 import pyarrow.parquet as pq
 
-from corpus.document import Document, document_id, table_to_documents
-from corpus.wet import Fault, WetRecord, read_wet, warc_date
+from corpus.document import Document, content_digest, document_id, table_to_documents
+from corpus.wet import Fault, WetRecord, header, read_wet, warc_date
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".json")
 WET_SUFFIXES = (".warc.wet", ".warc.wet.gz", ".wet", ".wet.gz")
@@ -34,11 +34,17 @@ def input_kind(path: str) -> str:
 
 
 def wet_document(rec: WetRecord, source: str = "cc") -> Document:
-    """A conversion record as a Document (id from source, URL and block digest)."""
-    url = rec.headers.get("WARC-Target-URI") or None
-    digest = rec.headers.get("WARC-Block-Digest") or None
-    meta = {"warc_record_id": rec.headers.get("WARC-Record-ID"), "digest": digest}
-    return Document(id=document_id(source, url, digest), source=source, text=rec.text, url=url,
+    """A conversion record as a Document (id from source, URL and block digest).
+
+    A record with neither URL nor digest is identified by its WARC-Record-ID, else by a
+    SHA-1 of its text, so that such records keep distinct, reproducible ids.
+    """
+    url = header(rec.headers, "WARC-Target-URI") or None
+    digest = header(rec.headers, "WARC-Block-Digest") or None
+    record_id = header(rec.headers, "WARC-Record-ID")
+    fallback = None if url or digest else f"record-id:{record_id}" if record_id else content_digest(rec.text)
+    meta = {"warc_record_id": record_id, "digest": digest}
+    return Document(id=document_id(source, url, digest, fallback), source=source, text=rec.text, url=url,
                     date=warc_date(rec.headers), meta=meta)
 
 

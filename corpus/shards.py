@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -21,11 +22,20 @@ MANIFEST_FILE = "_manifest.json"
 SUCCESS_FILE = "_SUCCESS"
 TEMP_DIR = "_temporary"
 ROW_GROUP_ROWS = 2048
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+"""What a name that becomes part of a path may be: source names, languages, buckets."""
+
+
+def check_identifier(kind: str, value: str) -> str:
+    """`value` when it is an identifier (letters, digits, _ and -, not first); else ValueError naming it."""
+    if not isinstance(value, str) or not IDENTIFIER.match(value):
+        raise ValueError(f"{kind} {value!r} is not an identifier (letters, digits, _ or -); it would become a path")
+    return value
 
 
 def partition_dir(lang: str | None, bucket: str | None) -> str:
     """Relative folder of a partition: lang=xx/bucket=yy (unknown language: lang=unknown)."""
-    return f"lang={lang or 'unknown'}/bucket={bucket or 'all'}"
+    return f"lang={check_identifier('language', lang or 'unknown')}/bucket={check_identifier('bucket', bucket or 'all')}"
 
 
 def part_name(index: int) -> str:
@@ -73,9 +83,14 @@ def write_local_atomic(path: str | os.PathLike, data: bytes) -> None:
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def read_parquet_bytes(data: bytes) -> pa.Table:

@@ -39,7 +39,17 @@ def constant_from_statistics(pf: pq.ParquetFile, name: str) -> tuple[bool, Optio
 
 
 def scan_file(path: str) -> dict[str, np.ndarray | list]:
-    """Per-document group labels, character lengths and perplexities of one shard."""
+    """Per-document group labels, character lengths and perplexities of one shard; a file that is
+    not a readable shard is a ValueError naming it."""
+    try:
+        return _scan(path)
+    except ValueError:
+        raise
+    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
+        raise ValueError(f"{path}: not a readable Parquet corpus shard ({exc})") from None
+
+
+def _scan(path: str) -> dict[str, np.ndarray | list]:
     pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
     if "text" not in names:

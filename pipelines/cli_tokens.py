@@ -6,17 +6,21 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from corpus.mixture import LLAMA_MIXTURE, Mixture, MixtureError, load_mixture
-from corpus.shards import write_local_atomic
-from pipelines.cli import CLIError, _absolute, run_pipeline
+from corpus.shards import IDENTIFIER, write_local_atomic
+from pipelines.cli import CLIError, _absolute, _claim, run_pipeline
 
 
 def _corpus_spec(value: str) -> tuple[str, str]:
     source, sep, folder = value.partition("=")
     if not sep or not source or not folder:
         raise argparse.ArgumentTypeError(f"--corpus takes SOURCE=DIR (e.g. cc=out/ccnet), got {value!r}")
+    if not IDENTIFIER.match(source.strip()):
+        raise argparse.ArgumentTypeError(f"--corpus {value!r}: source name {source.strip()!r} must be an identifier "
+                                         f"(letters, digits, _ or -): it becomes a folder name")
     return source.strip(), folder
 
 
@@ -38,15 +42,24 @@ def _add_corpus_args(p) -> None:
                         "(default: an error naming them)")
     p.add_argument("--bucket", type=_buckets, default=None, metavar="head,middle",
                    help="use only these perplexity buckets (default: all documents)")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="read corpus folders without _SUCCESS (an unfinished or foreign run) as they are")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
 
 
 def _corpus_and_mixture(args) -> tuple[dict[str, list[str]], Mixture, list[str]]:
     corpus: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
     for source, folder in args.corpus:
-        folder = _absolute(folder)
+        folder = _absolute(folder).rstrip("/")
         if "://" not in folder and not os.path.isdir(folder):
             raise CLIError(f"--corpus {source}={folder}: no such folder")
+        key = folder if "://" in folder else os.path.realpath(folder)
+        if (source, key) in seen:
+            print(f"warning: --corpus {source}={folder} is the same folder as {seen[source, key]}; read once",
+                  file=sys.stderr)
+            continue
+        seen[source, key] = folder
         corpus.setdefault(source, []).append(folder)
     try:
         mixture, warnings = load_mixture(args.mixture).restrict(sorted(corpus), args.renormalize)
@@ -90,14 +103,16 @@ def run_tokenizer_train(args, beam_args: list[str]) -> int:
         raise CLIError("--out must be a local path (copy the model to remote storage afterwards)")
     corpus, mixture, warnings = _corpus_and_mixture(args)
     try:
-        units = tokenize.plan_units(corpus)
+        units = tokenize.plan_units(corpus, args.allow_incomplete)
     except FileNotFoundError as exc:
         raise CLIError(str(exc)) from None
     quotas = source_quotas(args.sample_docs, {s: w.proportion for s, w in mixture.sources.items()})
     out = Path(args.out).resolve()
-    scratch = out.parent / f".{out.name}.sample"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
+    if out.is_dir():
+        raise CLIError(f"--out {out} is a folder; give the model file to write, e.g. {out}/tok.model")
+    _refuse_overlap(str(out), [f for folders in corpus.values() for f in folders], [])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.sample-", dir=out.parent))
     try:
         run_pipeline("tokenizer-train (sampling)", len(units), str(scratch), beam_args, args.workers,
                      lambda p: tokenizer_train.build_sampling(p, units, quotas, args.seed, args.bucket, str(scratch)),
@@ -147,13 +162,13 @@ def add_tokenize_parser(sub) -> None:
                         "configured epochs for)")
     p.add_argument("--encode-threads", type=int, default=1,
                    help="SentencePiece threads per worker (default 1: workers already use every core)")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished TOKENS folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished TOKENS folder (only files a llamapipe run wrote there are removed)")
     p.set_defaults(func=run_tokenize)
 
 
 def run_tokenize(args, beam_args: list[str]) -> int:
     from pipelines import fileio, tokenize
-    from pipelines.commit import prepare_output
     from tokenizer.shards import MIXTURE_FILE
 
     args.tokenizer = _absolute(args.tokenizer)
@@ -162,20 +177,43 @@ def run_tokenize(args, beam_args: list[str]) -> int:
         raise CLIError(f"--tokenizer {args.tokenizer} does not exist")
     if args.token_budget is not None and args.token_budget < 1:
         raise CLIError(f"--token-budget must be positive, got {args.token_budget}")
+    _check_tokenizer(args.tokenizer)
     corpus, mixture, warnings = _corpus_and_mixture(args)
     try:
-        units = tokenize.plan_units(corpus)
-        prepare_output(args.out, args.overwrite, extra_entries=(MIXTURE_FILE, *corpus))
-    except (FileNotFoundError, FileExistsError) as exc:
+        units = tokenize.plan_units(corpus, args.allow_incomplete)
+    except FileNotFoundError as exc:
         raise CLIError(str(exc)) from None
+    claim = _claim(args.out, "tokenize", tokenize.output_patterns(sorted(corpus)), args.overwrite,
+                   input_folders=[f for folders in corpus.values() for f in folders],
+                   input_files=[args.tokenizer, args.mixture])
     cfg = tokenize.TokenizeConfig(tokenizer=args.tokenizer, buckets=args.bucket, threads=args.encode_threads,
                                   token_budget=args.token_budget)
     rc = run_pipeline("tokenize", len(units), args.out, beam_args, args.workers,
-                      lambda p: tokenize.build_pipeline(p, units, args.out, cfg, mixture, warnings))
+                      lambda p: tokenize.build_pipeline(p, units, args.out, cfg, mixture, warnings, claim.run_id),
+                      claim=claim)
     doc = json.loads(fileio.read_bytes(fileio.join(args.out, MIXTURE_FILE)))
     for w in doc["warnings"][len(warnings):]:
         print(f"warning: {w}", file=sys.stderr)
     return rc
+
+
+def _refuse_overlap(out: str, folders: list[str], files: list[str]) -> None:
+    from pipelines.outdir import OutputRefused, check_overlap
+
+    try:
+        check_overlap(out, folders, files)
+    except OutputRefused as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _check_tokenizer(path: str) -> None:
+    """Load the model once here, so a corrupt file is one line naming it, not a worker traceback."""
+    import sentencepiece as spm
+
+    try:
+        spm.SentencePieceProcessor(model_file=path)
+    except Exception as exc:  # sentencepiece raises OSError or RuntimeError for corrupt models
+        raise CLIError(f"--tokenizer {path} is not a SentencePiece model: {str(exc).strip().splitlines()[-1]}") from None
 
 
 def add_stats_parser(sub) -> None:
@@ -189,6 +227,10 @@ def add_stats_parser(sub) -> None:
     p.add_argument("path", metavar="PATH", help="a corpus shard folder or a token shard folder (mixture.json)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
     p.add_argument("--html", metavar="REPORT.html", default=None, help="also write an HTML report with plots")
+    p.add_argument("--verify", action="store_true",
+                   help="also check every file's sha256 against _manifest.json (reads every byte)")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="summarise a folder without _SUCCESS (an unfinished run) as it is")
     p.set_defaults(func=run_stats)
 
 
@@ -198,7 +240,8 @@ def run_stats(args, beam_args: list[str]) -> int:
     if beam_args:
         raise CLIError(f"stats does not take {' '.join(beam_args)}")
     try:
-        summary = stats_report.summarise(args.path, progress=not args.json and sys.stderr.isatty())
+        summary = stats_report.summarise(args.path, progress=not args.json and sys.stderr.isatty(),
+                                         verify=args.verify, allow_incomplete=args.allow_incomplete)
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     if args.json:
@@ -206,7 +249,10 @@ def run_stats(args, beam_args: list[str]) -> int:
     else:
         stats_report.print_summary(summary)
     if args.html:
-        stats_report.write_html(summary, args.html)
+        try:
+            stats_report.write_html(summary, args.html)
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.html}: {exc.strerror or exc}") from None
         print(f"wrote {os.path.abspath(args.html)}", file=sys.stderr)
     return 0
 

@@ -1,38 +1,27 @@
-"""How every corpus pipeline starts and ends its output folder (DESIGN.md, corpus shards).
+"""How every corpus pipeline ends its output folder (DESIGN.md, corpus shards; the start is
+pipelines/outdir.py).
 
-Start: refuse a finished OUT without --overwrite, clear what a killed run left, never wipe a
-folder holding anything else. End: merge the per-file counters, check the accounting
-invariant, write `_stats.json`, `_manifest.json`, drop the scratch folder, then `_SUCCESS`.
+Merge the per-file counters, check the accounting invariant, write `_stats.json` and
+`_manifest.json`, drop the scratch folder, check that every manifest entry is on disk with its
+size (and sha256 for local outputs) and that the folder is still this run's, then `_SUCCESS`.
 """
 from __future__ import annotations
 
-import os
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.pvalue import AsList, AsSingleton
 
 from corpus import shards
 from corpus import stats as st
-from pipelines import fileio
+from pipelines import fileio, outdir
 
 
-def prepare_output(out: str, overwrite: bool, extra_entries: tuple[str, ...] = ()) -> None:
-    """Refuse a finished OUT without --overwrite; clear what an earlier (killed) run left."""
-    success = fileio.join(out, shards.SUCCESS_FILE)
-    if fileio.exists(success) and not overwrite:
-        raise FileExistsError(f"{out} already holds a finished run ({shards.SUCCESS_FILE} exists); "
-                              f"pass --overwrite to replace it")
-    if "://" in out or not os.path.isdir(out):
-        return
-    ours = {shards.STATS_FILE, shards.MANIFEST_FILE, shards.SUCCESS_FILE, shards.TEMP_DIR, *extra_entries}
-    entries = os.listdir(out)
-    foreign = [e for e in entries if e not in ours and "=" not in e]
-    if foreign:
-        raise FileExistsError(f"{out} is not empty and holds files that are not llamapipe output "
-                              f"({', '.join(sorted(foreign)[:5])}); choose another --output")
-    for e in entries:
-        fileio.delete_tree(os.path.join(out, e))
+def unreadable_stats(path: str, why: str) -> dict:
+    """Counters of an input file that could not be read at all: one malformed record at offset 0."""
+    stats = st.empty_stats()
+    st.add_malformed(stats, path, 0, why)
+    return stats
 
 
 def merge_stats_fn(parts: Iterable[dict]) -> dict:
@@ -54,9 +43,10 @@ def partition_counts(manifest: list[dict]) -> dict[str, int]:
 class CommitFn(beam.DoFn):
     """Write _stats.json, _manifest.json, then _SUCCESS; remove the temporary folder."""
 
-    def __init__(self, out: str, run_info: dict[str, Any]):
+    def __init__(self, out: str, run_info: dict[str, Any], run_id: Optional[str]):
         self.out = out
         self.run_info = run_info
+        self.run_id = run_id
 
     def process(self, _, stats: dict, manifest: list[dict], extras: list[dict]):
         stats = dict(stats)
@@ -71,18 +61,42 @@ class CommitFn(beam.DoFn):
         fileio.write_atomic(fileio.join(self.out, shards.STATS_FILE), shards.json_bytes(stats))
         fileio.write_atomic(fileio.join(self.out, shards.MANIFEST_FILE), shards.manifest_bytes(manifest))
         fileio.delete_tree(fileio.join(self.out, shards.TEMP_DIR))
+        check_written(self.out, manifest)
+        if self.run_id:
+            outdir.check_run(self.out, self.run_id)
         fileio.write_atomic(fileio.join(self.out, shards.SUCCESS_FILE), b"")
+        if self.run_id:
+            fileio.delete_tree(fileio.join(self.out, outdir.RUN_FILE))
         yield stats
 
 
+def check_written(out: str, manifest: list[dict]) -> None:
+    """Raise unless every manifest entry is in `out` with its size (and, for local outputs, sha256)."""
+    for e in manifest:
+        path = fileio.join(out, e["path"])
+        if not fileio.exists(path):
+            raise RuntimeError(f"{path} is missing though this run wrote it; nothing committed")
+        size = fileio.size(path)
+        if size != e["bytes"]:
+            raise RuntimeError(f"{path} holds {size} bytes, this run wrote {e['bytes']}; nothing committed")
+        if "://" not in out and fileio.file_digest(path) != e["sha256"]:
+            raise RuntimeError(f"{path} changed after this run wrote it; nothing committed")
+
+
 def commit(p: beam.Pipeline, out: str, run_info: dict[str, Any], stats: beam.PCollection,
-           manifest: beam.PCollection, extras: beam.PCollection) -> None:
+           manifest: beam.PCollection, extras: beam.PCollection, run_id: Optional[str] = None,
+           unreadable: Iterable[tuple[str, str]] = ()) -> None:
     """Attach the final commit: runs once, after all stats, manifest entries and extras exist.
 
-    `stats` holds per-file counter dicts; `extras` dicts merged into _stats.json.
+    `stats` holds per-file counter dicts; `extras` dicts merged into _stats.json; `run_id` the
+    claim's (outdir.claim_output), checked before `_SUCCESS`; `unreadable` (path, why) of input
+    files that could not be opened, each counted as one malformed record.
     """
+    unreadable = [unreadable_stats(path, why) for path, why in unreadable]
+    if unreadable:
+        stats = (stats, p | "UnreadableInputs" >> beam.Create(unreadable)) | "AllStats" >> beam.Flatten()
     merged = stats | "MergeStats" >> beam.CombineGlobally(merge_stats_fn)
     (p
      | "CommitTrigger" >> beam.Create([None])
-     | "Commit" >> beam.ParDo(CommitFn(out, run_info), stats=AsSingleton(merged),
+     | "Commit" >> beam.ParDo(CommitFn(out, run_info, run_id), stats=AsSingleton(merged),
                               manifest=AsList(manifest), extras=AsList(extras)))

@@ -12,7 +12,9 @@ No step gathers all signatures or all edges on one worker.
 """
 from __future__ import annotations
 
+import glob
 import os
+import sys
 from typing import Any, Optional, Tuple
 
 import apache_beam as beam
@@ -85,7 +87,7 @@ class WriteFn(beam.DoFn):
         decisions = merge_decisions(list(grouped["exact"]), list(grouped["near"]))
         result = apply_decisions(fileio.read_bytes(path), path, self.cfg, decisions)
         data = shards.documents_parquet(result.documents)
-        fileio.write_atomic(fileio.join(self.out, rel), data)
+        fileio.write_atomic(fileio.under(self.out, rel), data)
         yield shards.manifest_entry(rel, data, len(result.documents))
         if result.clusters:
             cdata = shards.parquet_bytes(pa.Table.from_pylist(result.clusters, schema=CLUSTER_SCHEMA))
@@ -117,9 +119,10 @@ def _check_converged(last, nxt):
 
 
 def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str, cfg: DedupConfig,
-                   rounds: int) -> None:
+                   rounds: int, run_id: Optional[str] = None, unreadable: Optional[dict[int, str]] = None) -> None:
     """Attach the dedup pipeline; `units` are (file index, input path, output path relative to OUT)."""
-    unit_pc = p | "Inputs" >> beam.Create(units) | "SpreadInputs" >> beam.Reshuffle()
+    readable = [u for u in units if u[0] not in (unreadable or {})]
+    unit_pc = p | "Inputs" >> beam.Create(readable) | "SpreadInputs" >> beam.Reshuffle()
     by_file = unit_pc | "KeyByFile" >> beam.Map(lambda u: (u[0], u))
     entries = unit_pc | "ExactKeys" >> beam.ParDo(ExactKeysFn(cfg))
     scores = entries | "KeepScores" >> beam.Map(lambda kv: (kv[1][0], kv[1][1:]))  # node -> (keep key, id)
@@ -162,8 +165,10 @@ def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str
     bands, rows = cfg.bands()
     run_info = {"inputs": len(units), "threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
                 "seed": cfg.seed, "keep": cfg.keep, "candidate_threshold": cfg.candidate_threshold,
-                "lsh_bands": bands, "lsh_rows": rows, "cc_rounds": rounds, "granularity": cfg.granularity}
-    commit(p, out, run_info, written.stats, written.manifest, extras)
+                "lsh_bands": bands, "lsh_rows": rows, "cc_rounds": rounds, "granularity": cfg.granularity,
+                "max_chars": cfg.max_chars}
+    unreadable_files = [(units[i][1], why) for i, why in sorted((unreadable or {}).items())]
+    commit(p, out, run_info, written.stats, written.manifest, extras, run_id, unreadable_files)
 
 
 def _convergence_extra(changed: int, rounds: int) -> dict:
@@ -173,22 +178,48 @@ def _convergence_extra(changed: int, rounds: int) -> dict:
     return {"connected_components": {"rounds": rounds, "converged": True}}
 
 
-def plan_units(inputs: list[str]) -> list[tuple[int, str, str]]:
-    """(index, path, output path relative to OUT) for every input file, sorted by path.
+def plan_units(inputs: list[str], allow_incomplete: bool = False) -> list[tuple[int, str, str]]:
+    """(index, path, output path relative to OUT) for every input file, sorted by path, each file once.
 
-    A corpus shard folder contributes its Parquet files under their own relative paths; a
-    JSONL or WET file becomes lang=unknown/bucket=all/part-NNNNN.parquet.
+    A corpus shard folder contributes the Parquet files its manifest lists, under their own
+    relative paths (an unfinished folder is refused unless `allow_incomplete`); a JSONL or WET
+    file becomes lang=unknown/bucket=all/part-NNNNN.parquet.
     """
     files: list[tuple[str, Optional[str]]] = []
     for spec in inputs:
         if "://" not in spec and os.path.isdir(spec):
-            files.extend(fileio.list_parquet(spec))
+            files.extend(fileio.corpus_files(spec, allow_incomplete, what="--input"))
             continue
         files.extend((f, None) for f in fileio.expand_globs([spec]))
-    files = sorted(set(files))
+    files = _once(sorted(set(files)))
     if not files:
         raise FileNotFoundError(f"no input files in {', '.join(inputs)}")
     units = []
     for idx, (path, rel) in enumerate(files):
         units.append((idx, path, rel or f"{shards.partition_dir(None, None)}/{shards.part_name(idx)}"))
+    rels = [u[2] for u in units]
+    clash = sorted({r for r in rels if rels.count(r) > 1})
+    if clash:
+        raise ValueError(f"two input folders hold {clash[0]}: their shards would overwrite each other in the "
+                         f"output; deduplicate them in one run per folder, or merge the folders first")
     return units
+
+
+def _once(files: list[tuple[str, Optional[str]]]) -> list[tuple[str, Optional[str]]]:
+    """Drop a file reached twice through symlinks (first path kept), with a warning."""
+    seen: dict[str, str] = {}
+    kept = []
+    for path, rel in files:
+        key = path if "://" in path else os.path.realpath(path)
+        if key in seen:
+            print(f"warning: {path} is the same file as {seen[key]}; read once", file=sys.stderr)
+            continue
+        seen[key] = path
+        kept.append((path, rel))
+    return kept
+
+
+def output_patterns(units: list[tuple[int, str, str]]) -> list[str]:
+    """Every file a dedup run over `units` may write under OUT (outdir.claim_output)."""
+    return sorted({"/".join(glob.escape(part) for part in rel.split("/")) for _, _, rel in units}
+                  | {f"{CLUSTERS_DIR}/part-*.parquet"})

@@ -2,6 +2,13 @@
 
 Documents are addressed by a node number, (input file index << 32) | row, which is unique,
 ordered like the input, and small enough to shuffle.
+
+Input ids must identify documents, so the exact stage also groups documents by id. When one
+id is read more than once with the same text (a WET record or JSONL line in two files), the
+copy the --keep rule ranks first keeps it and the others are dropped as `duplicate_id`
+without a _clusters row: every id has at most one row there, with one decision. Two different
+texts under one id stop the run (MalformedInput naming both files). Documents longer than
+`max_chars` are written unchanged without being compared.
 """
 from __future__ import annotations
 
@@ -16,13 +23,16 @@ from corpus import stats as st
 from corpus.document import Document
 from corpus.normalize import normalize_lines_for_dedup
 from corpus.readers import read_documents
-from corpus.wet import Fault, report_fault
+from corpus.wet import Fault, MalformedInput, report_fault
 from dedup.lsh import band_keys, choose_bands, verified
 from dedup.minhash import MinHasher, shingle_hashes
 
 ROW_BITS = 32
 KEEP_RULES = ("perplexity", "longest", "first")
 LOG = logging.getLogger("llamapipe.dedup")
+# MinHash needs ~12 bytes of memory per character (~120 MB here); longer documents (a few rare
+# book compilations) are kept without comparison rather than dropped.
+DEFAULT_MAX_CHARS = 10_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +47,11 @@ class DedupConfig:
     candidate_threshold: float = 0.6
     strict: bool = False
     granularity: str = "document"
+    max_chars: int = DEFAULT_MAX_CHARS
+
+    def compared(self, doc: Document) -> bool:
+        """Whether a document is short enough to be compared (exact and MinHash)."""
+        return len(doc.text) <= self.max_chars
 
     def bands(self) -> tuple[int, int]:
         return choose_bands(self.num_perm, self.candidate_threshold)
@@ -74,41 +89,85 @@ def exact_key(text: str) -> bytes:
 
 
 def keep_key(doc: Document, node: int, rule: str) -> tuple:
-    """Sort key of a cluster member: the smallest is kept."""
+    """Sort key of a cluster member: the smallest is kept (ties, even of equal ids, by input order)."""
     if rule == "perplexity":
         if doc.perplexity is not None:
-            return (0, doc.perplexity, -len(doc.text), doc.id)
-        return (1, 0.0, -len(doc.text), doc.id)
+            return (0, doc.perplexity, -len(doc.text), doc.id, node)
+        return (1, 0.0, -len(doc.text), doc.id, node)
     if rule == "longest":
-        return (-len(doc.text), doc.id)
+        return (-len(doc.text), doc.id, node)
     if rule == "first":
         return (node,)
     raise ValueError(f"unknown --keep rule {rule!r}; choose one of {', '.join(KEEP_RULES)}")
 
 
-def exact_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig
-                  ) -> Iterator[tuple[bytes, tuple[int, tuple, str]]]:
-    """(exact key, (node, keep key, doc id)) for every document of a file."""
+def raw_key(text: str) -> bytes:
+    """Content key of a document too long to compare: SHA-1 of its exact text (never equal to an exact_key)."""
+    return b"raw:" + hashlib.sha1(text.encode("utf-8")).digest()
+
+
+def id_key(doc_id: str) -> bytes:
+    """Group key of a document id: 23 bytes, so it never meets a 12-byte exact key."""
+    return b"id:" + hashlib.sha1(doc_id.encode("utf-8")).digest()
+
+
+def id_node(node: int) -> int:
+    """Node of an id entry: negative, so exact_decisions knows it and it never matches a real node
+    (the pipeline joins every entry's keep key to cluster members by node: these join none)."""
+    return -1 - node
+
+
+def exact_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig) -> Iterator[tuple[bytes, tuple]]:
+    """Exact-stage entries of a file: (exact key, (node, keep key, doc id)) per document within
+    `max_chars`, and (id key, (id node, keep key, doc id, content key, path)) per document with an id."""
     for row, doc in load(data, path, cfg):
         node = node_of(file_idx, row)
-        yield exact_key(doc.text), (node, keep_key(doc, node, cfg.keep), doc.id)
+        key = keep_key(doc, node, cfg.keep)
+        content = exact_key(doc.text) if cfg.compared(doc) else raw_key(doc.text)
+        if cfg.compared(doc):
+            yield content, (node, key, doc.id)
+        if doc.id is not None:
+            yield id_key(doc.id), (id_node(node), key, doc.id, content, path)
 
 
-def exact_decisions(members: list[tuple[int, tuple, str]]) -> Iterator[tuple[int, tuple[int, str, str]]]:
-    """For an exact group of 2+: (file index, (row, 'kept'|'exact_duplicate', cluster id))."""
+def id_decisions(members: list[tuple]) -> Iterator[tuple[int, tuple[int, str, str]]]:
+    """For one id read 2+ times: (file index, (row, 'duplicate_id', id)) for every copy but the one
+    the exact stage keeps or ranks first; MalformedInput when the copies' texts differ."""
+    members = sorted(members, key=lambda m: id_node(m[0]))
+    first = members[0]
+    for other in members[1:]:
+        if other[3] != first[3]:
+            a, b = id_node(first[0]), id_node(other[0])
+            raise MalformedInput(f"id {first[2]!r} names two different documents: {first[4]} (document "
+                                 f"{row_of(a) + 1}) and {other[4]} (document {row_of(b) + 1}); input ids must "
+                                 f"be unique (a copy with the same text is dropped as duplicate_id)")
+    owner = min(members, key=lambda m: m[1])
+    for m in members:
+        if m is not owner:
+            node = id_node(m[0])
+            yield file_of(node), (row_of(node), "duplicate_id", m[2])
+
+
+def exact_decisions(members: list[tuple]) -> Iterator[tuple[int, tuple[int, str, str]]]:
+    """For an exact group of 2+: (file index, (row, 'kept'|'exact_duplicate', cluster id));
+    for an id group (id entries) see `id_decisions`."""
     if len(members) < 2:
+        return
+    if members[0][0] < 0:
+        yield from id_decisions(members)
         return
     best = min(members, key=lambda m: m[1])
     for node, _, _ in members:
         yield file_of(node), (row_of(node), "kept" if node == best[0] else "exact_duplicate", best[2])
 
 
-_PRIORITY = {"exact_duplicate": 0, "near_duplicate": 1, "kept": 2}
+_PRIORITY = {"duplicate_id": -1, "exact_duplicate": 0, "near_duplicate": 1, "kept": 2}
 
 
 def merge_decisions(exact: list[tuple[int, str, str]], near: list[tuple[int, str, str]]
                     ) -> dict[int, tuple[str, str]]:
-    """row -> (reason, cluster id); a drop wins over a keep, a near cluster over an exact one."""
+    """row -> (reason, cluster id); a duplicate id wins over all, a drop over a keep, a near cluster
+    over an exact one."""
     out: dict[int, tuple[str, str]] = {}
     for row, reason, cluster in [*exact, *near]:
         old = out.get(row)
@@ -123,7 +182,7 @@ def band_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig, droppe
     ('band', (band key, node)) per LSH band. Shingle counts (distinct hashes) only matter for books."""
     bands, rows = cfg.bands()
     for row, doc in load(data, path, cfg):
-        if row in dropped_rows:
+        if row in dropped_rows or not cfg.compared(doc):
             continue
         node = node_of(file_idx, row)
         hashes = shingle_hashes(doc.text, cfg.ngram)
@@ -174,12 +233,22 @@ class WriteResult:
 
 def apply_decisions(data: bytes, path: str, cfg: DedupConfig, decisions: dict[int, tuple[str, str]]
                     ) -> WriteResult:
-    """Drop the rows decided as duplicates; cluster rows for every document in a cluster."""
+    """Drop the rows decided as duplicates; cluster rows for every document in a cluster.
+
+    A `duplicate_id` copy gets no cluster row (the copy that keeps its id speaks for it);
+    documents too long to compare are written and counted under stats["not_compared"]["too_long"].
+    """
     stats = st.empty_stats()
     kept: list[Document] = []
     clusters: list[dict] = []
     for row, doc in load(data, path, cfg, stats):
         reason, cluster = decisions.get(row, ("", ""))
+        if reason == "duplicate_id":
+            st.count_dropped(stats, reason, 1, *st.text_units(doc.text))
+            continue
+        if not cfg.compared(doc):
+            not_compared = stats.setdefault("not_compared", {})
+            not_compared["too_long"] = not_compared.get("too_long", 0) + 1
         if cluster:
             clusters.append({"id": doc.id, "cluster_id": cluster, "kept": reason == "kept",
                              "reason": reason})

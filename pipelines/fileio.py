@@ -4,11 +4,16 @@ Writes are atomic: bytes go to a temporary name in the same folder, then a renam
 """
 from __future__ import annotations
 
+import errno
+import glob
+import hashlib
 import os
+import sys
 import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
+from corpus.integrity import FileAccess
 from corpus.shards import local_parquet_files
 
 
@@ -16,15 +21,122 @@ def join(base: str, *parts: str) -> str:
     return FileSystems.join(base, *parts)
 
 
-def expand_globs(patterns: list[str]) -> list[str]:
-    """Sorted, de-duplicated files matching the patterns; a pattern that matches nothing is an error."""
-    files: set[str] = set()
+def under(out: str, rel: str) -> str:
+    """`out`/`rel` for a relative path that cannot leave `out` (no absolute path, '.', '..' or empty part)."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"refusing to write {rel!r}: every path a run writes stays inside its output {out}")
+    return join(out, rel)
+
+
+def _not_files(pattern: str) -> list[str]:
+    """Local entries a glob matches that are not readable regular files (folders, broken or looping links)."""
+    return sorted(m for m in glob.glob(pattern) if not os.path.isfile(m))
+
+
+def expand_globs(patterns: list[str], warn=None) -> list[str]:
+    """Sorted input files matching the patterns, each file once.
+
+    A pattern that matches nothing, or matches a folder or a broken/looping symlink, is an error
+    naming it. The same file reached twice (a symlinked folder, a link to a file) is read once:
+    local paths are de-duplicated after resolving symlinks, and files with identical bytes are
+    kept once with a warning (`warn`, default stderr)."""
+    warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
+    found: dict[str, int] = {}
     for pattern in patterns:
-        matched = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        if "://" not in pattern:
+            odd = _not_files(pattern)
+            if odd:
+                raise FileNotFoundError(f"input pattern {pattern!r} matches {odd[0]!r}, which is not a readable "
+                                        f"file (a folder, or a broken or looping symlink); narrow the pattern")
+        matched = [(m.path, m.size_in_bytes) for r in FileSystems.match([pattern]) for m in r.metadata_list]
         if not matched:
             raise FileNotFoundError(f"input pattern {pattern!r} matches no file")
-        files.update(matched)
-    return sorted(files)
+        found.update(matched)
+    by_real: dict[str, str] = {}
+    for path in sorted(found):
+        key = path if "://" in path else os.path.realpath(path)
+        if key in by_real:
+            warn(f"{path} is the same file as {by_real[key]}; read once")
+            continue
+        by_real[key] = path
+    return _drop_identical(sorted(by_real.values()), found, warn)
+
+
+def _drop_identical(files: list[str], sizes: dict[str, int], warn) -> list[str]:
+    """Keep the first of files whose bytes are identical (only same-size files are hashed)."""
+    by_size: dict[int, list[str]] = {}
+    for f in files:
+        by_size.setdefault(sizes[f], []).append(f)
+    dropped: set[str] = set()
+    for same in by_size.values():
+        if len(same) < 2:
+            continue
+        seen: dict[str, str] = {}
+        for f in same:
+            digest = file_digest(f)
+            if digest in seen:
+                warn(f"{f} has the same bytes as {seen[digest]}; read once")
+                dropped.add(f)
+            else:
+                seen[digest] = f
+    return [f for f in files if f not in dropped]
+
+
+def file_digest(path: str) -> str:
+    """sha256 of a file, streamed in 8 MB blocks."""
+    h = hashlib.sha256()
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        while True:
+            block = f.read(8 << 20)
+            if not block:
+                return h.hexdigest()
+            h.update(block)
+
+
+def size(path: str) -> int:
+    if "://" not in path:
+        return os.path.getsize(path)
+    return FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+
+
+def _chunks(path: str):
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        while True:
+            block = f.read(8 << 20)
+            if not block:
+                return
+            yield block
+
+
+ACCESS = FileAccess(exists=lambda p: FileSystems.exists(p), size=size, read=lambda p: read_bytes(p),
+                    join=lambda *a: FileSystems.join(*a), chunks=_chunks)
+"""corpus.integrity's view of files through Beam FileSystems (local, gs://, s3://)."""
+
+
+def unreadable(path: str) -> str | None:
+    """Why a local input file cannot be read (None when it can); remote files are not probed."""
+    if "://" in path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        return f"cannot read the file: {exc.strerror or exc}"
+    return None
+
+
+def corpus_files(folder: str, allow_incomplete: bool = False, what: str = "input") -> list[tuple[str, str]]:
+    """(path, path relative to folder) of a finished corpus folder's Parquet shards, as its manifest
+    lists them (sizes checked); an unfinished folder is refused unless `allow_incomplete`, then listed."""
+    from corpus.integrity import LOCAL, check_complete
+
+    checked = check_complete(folder.rstrip("/"), allow_incomplete, access=ACCESS if "://" in folder else LOCAL,
+                             what=what)
+    rels = checked.files(".parquet")
+    if rels is None:
+        return list_parquet(folder)
+    return [(join(folder, rel), rel) for rel in rels]
 
 
 def list_parquet(folder: str) -> list[tuple[str, str]]:
@@ -60,11 +172,32 @@ def write_atomic(path: str, data: bytes) -> None:
     """Write `data` to `path` via a temporary sibling and a rename."""
     _ensure_parent(path)
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
-    with FileSystems.create(tmp, compression_type="uncompressed") as f:
-        f.write(data)
+    try:
+        with FileSystems.create(tmp, compression_type="uncompressed") as f:
+            f.write(data)
+    except OSError as exc:
+        _discard(tmp)
+        if exc.errno == errno.ENOSPC:
+            raise OutputFull(f"no space left on the device while writing {path}") from None
+        raise
+    except BaseException:
+        _discard(tmp)
+        raise
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([tmp], [path])
+
+
+class OutputFull(OSError):
+    """The output device is full; the message names the file being written."""
+
+
+def _discard(tmp: str) -> None:
+    try:
+        if FileSystems.exists(tmp):
+            FileSystems.delete([tmp])
+    except Exception:
+        pass
 
 
 def delete_tree(path: str) -> None:

@@ -1,6 +1,7 @@
 """`llamapipe stats`: summarise a corpus or token shard folder as terminal tables, JSON or HTML."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from corpus import shards
+from corpus.integrity import CheckedFolder, check_complete, find_root
 from corpus.shards import local_parquet_files, write_local_atomic
 from corpus.summary import summarise_corpus
 from pipelines import svg_charts
@@ -21,26 +23,48 @@ from train.run_log import is_run_dir, summarise_run
 BUCKET_ORDER = {"head": 0, "middle": 1, "tail": 2, "all": 3}
 
 
-def summarise(path: str, progress: bool = False) -> dict:
-    """Summary of a training run (log.jsonl), a token shard folder (mixture.json) or a corpus shard folder."""
+def summarise(path: str, progress: bool = False, verify: bool = False, allow_incomplete: bool = False) -> dict:
+    """Summary of a training run (log.jsonl), a token shard folder (mixture.json) or a corpus shard folder.
+
+    Shard folders must be finished llamapipe outputs whose files match their manifest (sizes;
+    sha256 too with `verify`), unless `allow_incomplete`."""
     if "://" in path:
         raise ValueError(f"stats reads local folders; copy {path} here first")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such folder")
     if is_run_dir(path):
         return summarise_run(path)
+    path = path.rstrip("/") or "/"
+    if (find_root(path) is None and not os.path.isfile(os.path.join(path, MIXTURE_FILE))
+            and not local_parquet_files(path)):
+        raise FileNotFoundError(f"{path}: neither corpus shards (*.parquet) nor token shards ({MIXTURE_FILE})")
+    checked = _checked(path, verify, allow_incomplete, progress)
     if os.path.isfile(os.path.join(path, MIXTURE_FILE)):
         return summarise_tokens(path)
-    files = [p for p, _ in local_parquet_files(path)]
-    if not files:
-        raise FileNotFoundError(f"{path}: neither corpus shards (*.parquet) nor token shards ({MIXTURE_FILE})")
+    listed = checked.files(".parquet")
+    files = [p for p, _ in local_parquet_files(path)] if listed is None else [os.path.join(path, r) for r in listed]
     stats_file = os.path.join(path, shards.STATS_FILE)
+    if not files and not (checked.entries is not None and os.path.isfile(stats_file)):
+        raise FileNotFoundError(f"{path}: neither corpus shards (*.parquet) nor token shards ({MIXTURE_FILE})")
     if not progress:
         return summarise_corpus(files, path, stats_file)
-    with Progress(TextColumn("scanning shards"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("scan", total=len(files))
+    with _bar("scanning shards", len(files)) as (bar, task):
         return summarise_corpus(files, path, stats_file, on_file=lambda _: bar.advance(task))
+
+
+def _checked(path: str, verify: bool, allow_incomplete: bool, progress: bool) -> CheckedFolder:
+    """corpus.integrity's check of a shard folder, with a bar while sha256s are computed."""
+    if not verify or not progress:
+        return check_complete(path, allow_incomplete, sha256=verify, what="folder")
+    with _bar("verifying sha256", None) as (bar, task):
+        return check_complete(path, allow_incomplete, sha256=True, what="folder", on_file=lambda _: bar.advance(task))
+
+
+@contextlib.contextmanager
+def _bar(label: str, total):
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        yield bar, bar.add_task(label, total=total)
 
 
 def _group_order(g: dict) -> tuple:

@@ -34,15 +34,22 @@ class TokenizeConfig:
     token_budget: Optional[int] = None
 
 
-def plan_units(corpus: dict[str, list[str]]) -> list[tuple[str, int, str]]:
-    """(source, part index, Parquet path) for every shard of every source, sources sorted."""
+def plan_units(corpus: dict[str, list[str]], allow_incomplete: bool = False) -> list[tuple[str, int, str]]:
+    """(source, part index, Parquet path) for every shard of every source, sources sorted; each
+    folder must be a finished corpus (its manifest's shards, sizes checked) unless `allow_incomplete`."""
     units = []
     for source in sorted(corpus):
-        files = [path for folder in corpus[source] for path, _ in fileio.list_parquet(folder)]
+        files = [path for folder in corpus[source]
+                 for path, _ in fileio.corpus_files(folder, allow_incomplete, what=f"source {source}: input")]
         if not files:
             raise FileNotFoundError(f"--corpus {source}={','.join(corpus[source])}: no Parquet shards found")
         units.extend((source, i, path) for i, path in enumerate(files))
     return units
+
+
+def output_patterns(sources: list[str]) -> list[str]:
+    """Every file a tokenize run over `sources` may write under TOKENS (outdir.claim_output)."""
+    return [MIXTURE_FILE] + [f"{s}/part-*{ext}" for s in sources for ext in (".bin", ".idx")]
 
 
 def read_shard(path: str, columns: list[str]):
@@ -80,7 +87,7 @@ class TokenizeFileFn(beam.DoFn):
         stem = f"{source}/{part_stem(part)}"
         docs = len(offsets) - 1
         for ext, data in ((".bin", bin_data), (".idx", idx_data)):
-            fileio.write_atomic(fileio.join(self.out, stem + ext), data)
+            fileio.write_atomic(fileio.under(self.out, stem + ext), data)
             yield shards.manifest_entry(stem + ext, data, docs)
         stats["tokens"] = {"written": len(tokens), "by_source": {source: len(tokens)}}
         yield beam.pvalue.TaggedOutput("stats", stats)
@@ -129,7 +136,7 @@ class WriteMixtureFn(beam.DoFn):
 
 
 def build_pipeline(p: beam.Pipeline, units: list[tuple[str, int, str]], out: str, cfg: TokenizeConfig,
-                   mixture: Mixture, warnings: list[str]) -> None:
+                   mixture: Mixture, warnings: list[str], run_id: Optional[str] = None) -> None:
     results = (p
                | "Inputs" >> beam.Create(units)
                | "SpreadInputs" >> beam.Reshuffle()
@@ -141,4 +148,4 @@ def build_pipeline(p: beam.Pipeline, units: list[tuple[str, int, str]], out: str
     manifest = (results.manifest, mixture_entry) | "AllFiles" >> beam.Flatten()
     run_info = {"files": len(units), "tokenizer": cfg.tokenizer, "mixture": mixture.path,
                 "buckets": sorted(cfg.buckets) if cfg.buckets else None, "token_budget": cfg.token_budget}
-    commit(p, out, run_info, results.stats, manifest, p | "NoExtras" >> beam.Create([]))
+    commit(p, out, run_info, results.stats, manifest, p | "NoExtras" >> beam.Create([]), run_id)

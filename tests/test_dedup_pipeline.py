@@ -171,7 +171,9 @@ def test_dedup_strict_and_bad_parquet(tmp_path, capsys):
     shard_dir = tmp_path / "shards" / "lang=en" / "bucket=all"
     shard_dir.mkdir(parents=True)
     (shard_dir / "part-00000.parquet").write_bytes(b"PAR1 not really parquet")
-    assert run_dedup(tmp_path / "o2", [str(tmp_path / "shards")]) == 0
+    assert run_dedup(tmp_path / "o2", [str(tmp_path / "shards")]) == 2  # no _SUCCESS: not a finished corpus
+    assert "--allow-incomplete" in capsys.readouterr().err
+    assert run_dedup(tmp_path / "o2", [str(tmp_path / "shards")], "--allow-incomplete") == 0
     stats = read_stats(tmp_path / "o2")
     assert stats["documents"]["dropped"]["malformed"] == 1
     assert "not a readable Parquet file" in stats["malformed"][0]["error"]

@@ -127,13 +127,22 @@ def test_mixture_problems_are_refused(sample_run, tokenizer_model, tmp_path, cap
 
 
 def test_corrupt_input_shard_is_named(sample_run, tokenizer_model, tmp_path, capsys):
+    mix = tmp_path / "cc.yaml"
+    mix.write_text("sources:\n  cc: {proportion: 1.0, epochs: 1.0}\n")
+    finished = tmp_path / "finished"
+    shutil.copytree(sample_run, finished)
+    victim = sorted(finished.rglob("*.parquet"))[1]
+    victim.write_bytes(victim.read_bytes()[:200])
+    assert run_tokenize(tmp_path / "out", [f"cc={finished}"], tokenizer_model, mix, "--workers", "1") == 2
+    err = capsys.readouterr().err
+    assert str(victim) in err and "holds 200 bytes" in err
+    assert not (tmp_path / "out").exists()
     corpus = tmp_path / "corpus"
     shutil.copytree(sample_run / "lang=en", corpus / "lang=en")
     victim = sorted(corpus.rglob("*.parquet"))[1]
     victim.write_bytes(victim.read_bytes()[:200])
-    mix = tmp_path / "cc.yaml"
-    mix.write_text("sources:\n  cc: {proportion: 1.0, epochs: 1.0}\n")
-    assert run_tokenize(tmp_path / "out", [f"cc={corpus}"], tokenizer_model, mix, "--workers", "1") == 2
+    assert run_tokenize(tmp_path / "out", [f"cc={corpus}"], tokenizer_model, mix, "--workers", "1",
+                        "--allow-incomplete") == 2
     err = capsys.readouterr().err
     assert str(victim) in err and "not a readable Parquet corpus shard" in err
     assert not (tmp_path / "out" / "_SUCCESS").exists()
