@@ -109,19 +109,17 @@ def check_complete(folder: str, allow_incomplete: bool = False, sha256: bool = F
     Finished means `_SUCCESS` beside a manifest (in `folder` or an ancestor); then every manifest
     entry under `folder` must exist with its byte size (and sha256 when asked). With
     `allow_incomplete`, a folder without `_SUCCESS` is taken as it is (entries None: the caller
-    lists the folder itself); files that a manifest lists are still checked.
+    lists the folder itself).
     """
     root = find_root(folder, access)
     finished = root is not None and access.exists(access.join(root, SUCCESS_FILE))
     if not finished:
         if allow_incomplete:
-            if root is None or not access.exists(access.join(root, MANIFEST_FILE)):
-                return CheckedFolder(folder, folder, None)
-        else:
-            raise IncompleteInput(
-                f"{what} {folder} is not a finished llamapipe output (no {SUCCESS_FILE}"
-                f"{'' if root is None else ' in ' + root}): the run that writes it did not finish or is still "
-                f"running; rerun it, or pass --allow-incomplete to read it as it is")
+            return CheckedFolder(folder, folder, None)
+        raise IncompleteInput(
+            f"{what} {folder} is not a finished llamapipe output (no {SUCCESS_FILE}"
+            f"{'' if root is None else ' in ' + root}): the run that writes it did not finish or is still "
+            f"running; rerun it, or pass --allow-incomplete to read it as it is")
     manifest = read_manifest(root, access)
     prefix = "" if root == folder.rstrip("/") else folder.rstrip("/")[len(root.rstrip("/")) + 1:] + "/"
     entries = []

@@ -284,6 +284,8 @@ def run_dedup(args, beam_args: list[str]) -> int:
     for name in ("num_perm", "ngram", "cc_rounds"):
         if getattr(args, name) < 1:
             raise CLIError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not 0 <= args.seed < 2 ** 32:
+        raise CLIError(f"--seed must be within [0, 2**32), as datasketch's MinHash seeds are; got {args.seed}")
     if not book and args.candidate_threshold > args.threshold:
         raise CLIError(f"--candidate-threshold {args.candidate_threshold} is above --threshold {args.threshold}: "
                        f"banding would miss pairs that verification accepts")

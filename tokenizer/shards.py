@@ -80,7 +80,19 @@ def read_mixture_json(folder: Union[str, Path]) -> dict:
     doc = json.loads(path.read_text(encoding="utf-8"))
     if doc.get("format") != FORMAT:
         raise ShardError(f"{path}: format {doc.get('format')!r}, expected {FORMAT!r}")
+    check_mixture_totals(doc, path)
     return doc
+
+
+def check_mixture_totals(doc: dict, path: Union[str, Path]) -> None:
+    """Each source's documents and tokens must be the sums over its files: an edited mixture.json
+    (a hand-changed total) is refused, naming the source."""
+    for name, src in doc.get("sources", {}).items():
+        for key in ("documents", "tokens"):
+            total = sum(f.get(key, 0) for f in src.get("files", []))
+            if src.get(key) != total:
+                raise ShardError(f"{path}: source {name} says {key} = {src.get(key)} but its files hold {total} "
+                                 f"(mixture.json was edited or is damaged; rerun `llamapipe tokenize`)")
 
 
 def verify_shards(folder: Union[str, Path], mixture: dict | None = None) -> None:
