@@ -128,7 +128,8 @@ def main() -> None:
         print(f"llamapipe tokenize on {mb:.0f} MB ({label})...", flush=True)
         out = WORK / f"tokens-{label}"
         m = measure(llamapipe("tokenize", "--corpus", f"cc={folder}", "--mixture", str(mixture), "--tokenizer",
-                              str(model), "--out", str(out), "--overwrite", "--workers", str(args.workers)))
+                              str(model), "--out", str(out), "--overwrite", "--workers", str(args.workers),
+                              "--allow-incomplete"))  # the half and doubled folders are hard links, no manifest
         mix = json.loads((out / "mixture.json").read_text())
         rows.append({"label": label, "mb": mb, "docs": mix["sources"]["cc"]["documents"],
                      "tokens": mix["sources"]["cc"]["tokens"], **m})
@@ -138,7 +139,7 @@ def main() -> None:
     shutil.rmtree(double)
     copies = max(2, -(-1000 // int(plain["mb"] / 2)))
     big = replicated(full, copies)
-    stats_big = measure(llamapipe("stats", str(big), "--json"))
+    stats_big = measure(llamapipe("stats", str(big), "--json", "--allow-incomplete"))
     shutil.rmtree(big)
 
     import sentencepiece

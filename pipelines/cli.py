@@ -117,13 +117,13 @@ def run_ccnet(args, beam_args: list[str]) -> int:
         except ValueError as exc:
             raise CLIError(str(exc)) from None
     unreadable = _unreadable_inputs(files, args.strict)
-    claim = _claim(args.output, "ccnet", ccnet.output_patterns(), args.overwrite,
-                   input_folders=[args.models] if args.models else [],
-                   input_files=files + ([args.bucket_cutoffs] if fixed else []))
     cfg = CCNetConfig(langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,
                       line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards,
                       max_chars=args.max_chars)
     lid_model = custom_lid_model(args.models)
+    claim = _claim(args.output, "ccnet", ccnet.output_patterns(), args.overwrite,
+                   input_folders=[args.models] if args.models else [],
+                   input_files=files + ([args.bucket_cutoffs] if fixed else []))
     return run_pipeline("ccnet", len(files), args.output, beam_args, args.workers,
                         lambda p: ccnet.build_pipeline(p, files, args.output, cfg, args.models,
                                                        str(lid_model) if lid_model else None, fixed,
