@@ -250,8 +250,8 @@ def _clear_earlier(out: str, overwrite: bool) -> None:
         full = fileio.join(out, rel)
         if "://" not in out and os.path.islink(full):
             foreign.append(rel)
-        elif matches(rel, patterns) or (rel in listed and _size(full) == listed[rel]) or (
-                listed and rel in COMMIT_FILES) or (listed and matches(rel, COMMIT_FILES)):
+        elif (matches(rel, patterns) or (rel in listed and _size(full) == listed[rel])
+              or (listed and matches(rel, COMMIT_FILES))):
             ours.append(rel)
         else:
             foreign.append(rel)
