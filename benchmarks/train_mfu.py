@@ -66,6 +66,7 @@ def run_variant(tokens: Path, work: Path, name: str, overrides: dict, interval: 
 
     out = work / name.replace(" ", "_")
     args = [f"tokens={tokens}", f"out_dir={out}", "checkpoint_every=0", "eval_windows=0", "tensorboard=false",
+            "allow_incomplete=true",  # synthetic shards have no manifest; a real TOKENS folder is still checked
             f"log_every={interval}", f"max_steps={3 * interval}", "warmup_steps=0",
             *(f"{k}={json.dumps(v) if isinstance(v, bool) else v}" for k, v in overrides.items())]
     cfg = load_config(None, args)

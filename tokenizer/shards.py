@@ -5,16 +5,19 @@ int64 start offset of every document plus the total length, so document i is bin
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
 from corpus.histogram import log10_histogram
+from corpus.integrity import IncompleteInput, check_complete
 
 MIXTURE_FILE = "mixture.json"
 FORMAT = "llamapipe-tokens/1"
+_CHUNK = 8 << 20  # bytes read at a time when verifying; a multiple of every token size
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -111,6 +114,71 @@ def open_listed_shard(folder: Path, entry: dict, dtype: str) -> TokenShard:
         raise ShardError(f"{folder / entry['bin']}: holds {len(shard.tokens)} tokens in {shard.documents} "
                          f"documents; mixture.json says {entry['tokens']} in {entry['documents']}")
     return shard
+
+
+def check_token_ids(top: int, vocab_size: int, bin_path: Union[str, Path]) -> None:
+    """Refuse a token id outside the vocabulary, naming the file: the embedding lookup would fail
+    with a bare IndexError (or, on a GPU, a device-side assert) deep inside training."""
+    if top >= vocab_size:
+        raise ShardError(f"{bin_path}: token id {top} is outside the vocabulary of {vocab_size} (mixture.json "
+                         f"tokenizer.vocab_size); the shards were made with another tokenizer or are damaged")
+
+
+def _digest_and_max(path: Path, dtype: Optional[np.dtype]) -> tuple[str, int]:
+    """(sha256, largest token id or -1) of a file in one read; the id only when `dtype` is given."""
+    h, top = hashlib.sha256(), -1
+    with open(path, "rb") as f:
+        while block := f.read(_CHUNK):
+            h.update(block)
+            if dtype is not None and len(block) >= dtype.itemsize:
+                top = max(top, int(np.frombuffer(block, dtype, len(block) // dtype.itemsize).max()))
+    return h.hexdigest(), top
+
+
+def _check_listed(folder: Path, mixture: dict, listed: Optional[set[str]]) -> None:
+    """Every .bin/.idx that mixture.json names must be a file the manifest lists (read nothing else)."""
+    if listed is None:
+        return
+    for name, src in mixture["sources"].items():
+        for f in src["files"]:
+            for key in ("bin", "idx"):
+                if f[key] not in listed:
+                    raise IncompleteInput(f"tokens {folder}: mixture.json lists {folder / f[key]} (source {name}) "
+                                          f"but _manifest.json does not")
+
+
+def check_token_folder(folder: Union[str, Path], allow_incomplete: bool = False, sha256: bool = True,
+                       part: tuple[int, int] = (0, 1)) -> dict:
+    """Refuse a TOKENS folder that is unfinished or altered before training reads it; returns mixture.json.
+
+    Always (cheap): `_SUCCESS` (unless `allow_incomplete`), every manifest file present with its
+    size, mixture.json's per-source totals equal to the sums over its files, and every file it
+    names listed in the manifest. With `sha256`: the digest of every manifest file and the token
+    ids of every .bin (below the vocabulary), in one read per file; `part` = (rank, world) checks
+    only files i with i % world == rank, so ranks share the reading. Raises IncompleteInput or
+    ShardError naming the file (or the source).
+    """
+    folder = Path(folder)
+    checked = check_complete(str(folder), allow_incomplete=allow_incomplete, what="tokens")
+    mixture = read_mixture_json(folder)
+    listed = None if checked.entries is None else {e["path"] for e in checked.entries}
+    _check_listed(folder, mixture, listed)
+    if not sha256:
+        return mixture
+    dtype, vocab = np.dtype(mixture["dtype"]), mixture["tokenizer"]["vocab_size"]
+    entries = checked.entries if checked.entries is not None else [
+        {"path": f["bin"]} for src in mixture["sources"].values() for f in src["files"]]
+    rank, world = part
+    for i, entry in enumerate(sorted(entries, key=lambda e: e["path"])):
+        if i % world != rank:
+            continue
+        path = folder / entry["path"]
+        digest, top = _digest_and_max(path, dtype if entry["path"].endswith(".bin") else None)
+        if entry.get("sha256") and digest != entry["sha256"]:
+            raise IncompleteInput(f"tokens {folder}: {path} does not match its sha256 in _manifest.json "
+                                  f"(changed since it was written)")
+        check_token_ids(top, vocab, path)
+    return mixture
 
 
 def summarise_tokens(folder: Union[str, Path]) -> dict:

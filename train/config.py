@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,6 +23,8 @@ class ConfigError(ValueError):
 @dataclasses.dataclass
 class TrainConfig:
     tokens: str = ""  # TOKENS folder of `llamapipe tokenize` (mixture.json)
+    allow_incomplete: bool = False  # train on a TOKENS folder without _SUCCESS (an unfinished run) as it is
+    verify_shards: str = "sha256"  # sha256: every file's digest and token ids at start-up | size: sizes only
     out_dir: str = "runs/llama"
     model: str = "tiny"
     dim: Optional[int] = None
@@ -90,11 +93,28 @@ def _coerce(key: str, value: Any) -> Any:
     raise ConfigError(f"config key {key!r} must be {wants.__name__}, got {value!r}")
 
 
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_no_overlap(cfg: TrainConfig) -> None:
+    """out_dir must not be, lie inside or contain the tokens folder (symlinks resolved): checkpoints
+    and logs written there would mix with, or be taken for, the training data."""
+    out, tokens = os.path.realpath(cfg.out_dir), os.path.realpath(cfg.tokens)
+    if _inside(out, tokens) or _inside(tokens, out):
+        relation = "is" if out == tokens else "is inside" if _inside(out, tokens) else "contains"
+        raise ConfigError(f"config keys 'out_dir' ({cfg.out_dir}) and 'tokens' ({cfg.tokens}) overlap: out_dir "
+                          f"{relation} the tokens folder ({tokens}); pick an out_dir outside it")
+
+
 def validate(cfg: TrainConfig) -> TrainConfig:
     if not cfg.tokens:
         raise ConfigError("config key 'tokens' is required: the TOKENS folder of `llamapipe tokenize`")
     if not (Path(cfg.tokens) / "mixture.json").is_file():
         raise ConfigError(f"config key 'tokens': {cfg.tokens} has no mixture.json (run `llamapipe tokenize` first)")
+    check_no_overlap(cfg)
+    if cfg.verify_shards not in ("sha256", "size"):
+        raise ConfigError(f"config key 'verify_shards' must be sha256 or size, got {cfg.verify_shards!r}")
     if cfg.model not in CONFIGS:
         raise ConfigError(f"config key 'model' must be one of {', '.join(CONFIGS)}, got {cfg.model!r}")
     for key in _POSITIVE:

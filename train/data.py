@@ -18,7 +18,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
-from tokenizer.shards import ShardError, open_listed_shard, read_mixture_json
+from tokenizer.shards import ShardError, check_token_ids, open_listed_shard, read_mixture_json
 
 _WEIGHT_SCALE = 1_000_000
 
@@ -34,8 +34,9 @@ class Batch:
 class SourceStream:
     """One source's shards as a single token stream, cut into windows of seq_len + 1 tokens."""
 
-    def __init__(self, name: str, folder: Path, entry: dict, dtype: str, seq_len: int, eval_windows: int):
-        self.name, self.seq_len = name, seq_len
+    def __init__(self, name: str, folder: Path, entry: dict, dtype: str, seq_len: int, eval_windows: int,
+                 vocab_size: int):
+        self.name, self.seq_len, self.vocab_size = name, seq_len, vocab_size
         self.shards = [open_listed_shard(folder, f, dtype) for f in entry["files"]]
         sizes = np.array([len(s.tokens) for s in self.shards], dtype=np.int64)
         self.shard_starts = np.concatenate([[0], np.cumsum(sizes)])
@@ -62,10 +63,18 @@ class SourceStream:
             i += 1
         return out
 
+    def _refuse_ids(self, toks: np.ndarray, lo: int) -> None:
+        """Name the shard of the first token id outside the vocabulary (when start-up did not verify)."""
+        first = int(np.argmax(toks >= self.vocab_size))
+        shard = self.shards[int(np.searchsorted(self.shard_starts, lo + first, side="right")) - 1]
+        check_token_ids(int(toks[first]), self.vocab_size, shard.bin_path)
+
     def window(self, j: int) -> tuple[np.ndarray, tuple[int, ...]]:
         """(seq_len + 1 tokens, document start positions within the input part, > 0)."""
         lo = j * self.seq_len
         toks = self.tokens(lo, lo + self.seq_len + 1)
+        if toks.size and toks.max() >= self.vocab_size:
+            self._refuse_ids(toks, lo)
         a, b = np.searchsorted(self.doc_starts, [lo + 1, lo + self.seq_len])
         return toks, tuple(int(x) for x in self.doc_starts[a:b] - lo)
 
@@ -89,8 +98,9 @@ class MixtureSampler:
         self.names = sorted(s for s, w in shares.items() if w > 0)
         if not self.names:
             raise ShardError(f"{folder}: no source has a positive share in mixture.json")
+        vocab = self.mixture["tokenizer"]["vocab_size"]
         self.streams = {s: SourceStream(s, folder, self.mixture["sources"][s], self.mixture["dtype"], seq_len,
-                                        eval_windows) for s in self.names}
+                                        eval_windows, vocab) for s in self.names}
         self.weights = {s: max(1, round(shares[s] * _WEIGHT_SCALE)) for s in self.names}
         self.state = SamplerState(picks={s: 0 for s in self.names}, credit={s: 0 for s in self.names})
         self._perms: dict[tuple[str, int], np.ndarray] = {}

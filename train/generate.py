@@ -86,7 +86,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = ap.parse_args(argv)
     try:
         model, sp, _ = load_model(args.checkpoint, args.device)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, checkpoint.CorruptCheckpoint) as exc:
         print(f"generate: error: {exc}", file=sys.stderr)
         return 2
     text = generate(model, sp, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.seed, args.device)

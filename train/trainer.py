@@ -3,7 +3,9 @@
 AdamW (β 0.9/0.95, weight decay 0.1 except norms), linear warm-up then cosine to 10% of the
 peak rate, gradient clipping at 1.0, gradient accumulation to the configured tokens per step,
 bf16 autocast on GPU. Checkpoints every N steps and on SIGTERM; a run restarted with the same
-out_dir resumes from the latest one and sees exactly the data the uninterrupted run would have.
+out_dir resumes from the latest intact one and sees exactly the data the uninterrupted run would
+have. A run stopped by SIGINT/SIGTERM raises Interrupted (exit 130/143) after saving, on every rank.
+Before anything is built, the TOKENS folder is checked to be finished and unaltered.
 """
 from __future__ import annotations
 
@@ -25,9 +27,13 @@ import torch.nn.functional as F
 
 from train import checkpoint
 from train.attention import AttentionMask, resolve_backend
+from corpus.integrity import IncompleteInput
+from tokenizer.shards import ShardError, check_token_folder
 from train.config import ConfigError, TrainConfig
 from train.data import MixtureSampler
+from train.errors import Interrupted
 from train.model import CONFIGS, Transformer, count_parameters, flops_per_token
+from train.ranks import agreed
 
 # Dense bf16 peak of the GPUs we know, TFLOP/s (for MFU); others need `peak_tflops`.
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0}
@@ -60,10 +66,11 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 class _Stop:
-    """SIGTERM (and SIGINT) ask for a checkpoint and a clean exit after the current step."""
+    """SIGTERM (and SIGINT) ask for a checkpoint and a clean exit after the current step; the
+    first signal's number is kept for the exit status."""
 
     def __init__(self):
-        self.requested = False
+        self.signum = 0
         self._old = {}
 
     def __enter__(self):
@@ -72,7 +79,7 @@ class _Stop:
         return self
 
     def _handle(self, signum, frame):
-        self.requested = True
+        self.signum = self.signum or signum
 
     def __exit__(self, *exc):
         for sig, handler in self._old.items():
@@ -221,27 +228,59 @@ def evaluate(model, sampler: MixtureSampler, cfg: TrainConfig, device, autocast)
     return out
 
 
-def _check_same_model(folder: Path, cfg: TrainConfig) -> None:
+def _check_same_model(folder: Path, saved: dict, cfg: TrainConfig) -> None:
     """Refuse to resume a checkpoint of another model shape (DCP would fail with a shape error)."""
-    saved = json.loads((folder / checkpoint.TRAINER_FILE).read_text())["config"]
     keys = ("model", "dim", "n_layers", "n_heads")
     if any(saved.get(k) != getattr(cfg, k) for k in keys):
         was = ", ".join(f"{k}={saved.get(k)}" for k in keys)
         now = ", ".join(f"{k}={getattr(cfg, k)}" for k in keys)
-        raise ConfigError(f"{cfg.out_dir} holds a checkpoint of another model ({was}; this run: {now}); "
+        raise ConfigError(f"{cfg.out_dir} holds a checkpoint of another model ({folder.name}: {was}; this run: {now}); "
                           f"use a new out_dir")
 
 
-def _agreed_stop(requested: bool, step: int, cfg: TrainConfig, world: int, device: torch.device) -> bool:
-    """Whether every rank stops after this step. Ranks compare their flags only at log steps: an
-    all-reduce every step would make the host wait for the GPU each step."""
+def _agreed_stop(signum: int, step: int, cfg: TrainConfig, world: int, device: torch.device) -> int:
+    """The signal every rank stops for after this step (0: go on), the same on all ranks, so all
+    exit with the same status. Ranks compare only at log steps: an all-reduce every step would
+    make the host wait for the GPU each step."""
     if world == 1:
-        return requested
+        return signum
     if step % cfg.log_every and step != cfg.max_steps:
-        return False
-    flag = torch.tensor(float(requested), device=device)
+        return 0
+    flag = torch.tensor(float(signum), device=device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return bool(flag)
+    return int(flag)
+
+
+def _check_inputs(cfg: TrainConfig, rank: int, world: int) -> None:
+    """Refuse an unfinished or altered TOKENS folder before building anything; with sha256 the ranks
+    share the reading (file i on rank i % world) and all stop with the first rank's error."""
+    sha256 = cfg.verify_shards == "sha256"
+    if rank == 0 and sha256:
+        print(f"train: verifying {cfg.tokens} (sha256 and token ids of every file; verify_shards=size "
+              f"checks sizes only)", flush=True)
+    started = time.time()
+    try:
+        agreed(lambda: check_token_folder(cfg.tokens, cfg.allow_incomplete, sha256, (rank, world)),
+               IncompleteInput, ShardError)
+    except IncompleteInput as exc:  # the trainer's switch is a config key, not the CLI flag
+        raise IncompleteInput(str(exc).replace("pass --allow-incomplete", "set allow_incomplete=true")) from None
+    if rank == 0 and sha256:
+        print(f"train: {cfg.tokens} verified in {time.time() - started:.1f}s", flush=True)
+
+
+def _resume(cfg: TrainConfig, model, optimizer, sampler: MixtureSampler) -> int:
+    """Load the newest intact checkpoint of out_dir (if any) into model, optimizer and sampler; its step."""
+    def check(folder: Path, state: dict) -> None:
+        _check_same_model(folder, state["config"], cfg)
+
+    state = checkpoint.resume(Path(cfg.out_dir), model, optimizer, check)
+    if state is None:
+        return 0
+    try:
+        sampler.load_state_dict(state["sampler"])
+    except ValueError as exc:
+        raise ConfigError(f"{cfg.out_dir} holds a checkpoint of another run ({exc}); use a new out_dir") from None
+    return state["step"]
 
 
 def _mask(batch, cfg: TrainConfig) -> AttentionMask:
@@ -250,10 +289,20 @@ def _mask(batch, cfg: TrainConfig) -> AttentionMask:
 
 
 def train(cfg: TrainConfig) -> dict:
-    """Run (or resume) training; returns the last logged record."""
+    """Run (or resume) training; returns the last logged record, or raises Interrupted (after saving
+    the checkpoint) when SIGINT/SIGTERM stopped it before max_steps."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     rank, world, device = _setup_distributed(cfg)
+    try:
+        return _train(cfg, rank, world, device)
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dict:
+    """train() once the process group is up; raises Interrupted after a signal stopped the run."""
     batch_seqs = cfg.batch_tokens // cfg.seq_len
     if batch_seqs % (world * cfg.micro_batch):
         raise ConfigError(f"batch_tokens {cfg.batch_tokens} = {batch_seqs} sequences of {cfg.seq_len}, not divisible "
@@ -262,6 +311,7 @@ def train(cfg: TrainConfig) -> dict:
     accum = per_rank // cfg.micro_batch
     bf16 = cfg.dtype == "bf16" or (cfg.dtype == "auto" and device.type == "cuda")
     backend = resolve_backend(cfg.attention)
+    _check_inputs(cfg, rank, world)
     sampler = MixtureSampler(cfg.tokens, cfg.seq_len, cfg.seed, cfg.eval_windows)
     cfg = resolve_max_steps(cfg, sampler.mixture)
     vocab = sampler.mixture["tokenizer"]["vocab_size"]
@@ -284,13 +334,7 @@ def train(cfg: TrainConfig) -> dict:
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr_value, betas=(cfg.beta1, cfg.beta2),
                                   eps=cfg.eps, fused=device.type == "cuda")
     out_dir = Path(cfg.out_dir)
-    step = 0
-    found = checkpoint.checkpoints(out_dir)
-    if found:
-        _check_same_model(found[-1], cfg)
-        state = checkpoint.load(found[-1], model, optimizer)
-        step = state["step"]
-        sampler.load_state_dict(state["sampler"])
+    step = _resume(cfg, model, optimizer, sampler)
     logger = Logger(out_dir, rank == 0, cfg.tensorboard)
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -302,6 +346,7 @@ def train(cfg: TrainConfig) -> dict:
     peak = _peak_flops(cfg, device)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if bf16 and world == 1 else contextlib.nullcontext
     last: dict = {}
+    stopped_by = 0
     tokens_since, time_since = 0, time.time()
     with _Stop() as stop:
         while step < cfg.max_steps:
@@ -325,7 +370,7 @@ def train(cfg: TrainConfig) -> dict:
             optimizer.zero_grad(set_to_none=True)
             step += 1
             tokens_since += cfg.batch_tokens
-            stop_now = _agreed_stop(stop.requested, step, cfg, world, device)
+            stop_now = _agreed_stop(stop.signum, step, cfg, world, device)
             if step % cfg.log_every == 0 or step == cfg.max_steps or stop_now:
                 loss_value = _all_mean(loss_sum, world)
                 elapsed = time.time() - time_since
@@ -349,13 +394,15 @@ def train(cfg: TrainConfig) -> dict:
                 checkpoint.save(out_dir, step, model, optimizer,
                                 {"step": step, "sampler": sampler.state_dict(), "config": cfg.to_dict()},
                                 cfg.keep_checkpoints)
-            if stop_now:
+            if stop_now and step < cfg.max_steps:
                 if rank == 0:
                     saved = "checkpoint saved, rerun to resume" if cfg.checkpoint_every else "no checkpoint (checkpoint_every 0)"
-                    print(f"train: stopped by signal after step {step}; {saved}", flush=True)
+                    print(f"train: stopped by signal {stop_now} after step {step}; {saved}", flush=True)
+                stopped_by = stop_now
                 break
     logger.close()
     if world > 1:
         dist.barrier()
-        dist.destroy_process_group()
+    if stopped_by:
+        raise Interrupted(stopped_by)
     return last
