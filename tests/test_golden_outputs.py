@@ -1,0 +1,70 @@
+"""Outputs on the bundled sample are byte-identical to the recorded ones (tests/data/golden.json).
+
+The record pins what ccnet, dedup, tokenizer-train and tokenize write, so a refactor that changes
+one byte of any output fails here. The bytes of Parquet files and SentencePiece models depend on
+the pyarrow and sentencepiece versions too, which pyproject.toml pins for that reason.
+Regenerate, after checking why the bytes changed: LLAMAPIPE_WRITE_GOLDEN=1 pytest tests/test_golden_outputs.py
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pyarrow
+import pytest
+import sentencepiece
+
+GOLDEN = Path(__file__).parent / "data" / "golden.json"
+# Written while a run holds its folder, or by the test fixtures themselves, not by the pipeline.
+NOT_OUTPUT = {"_llamapipe.lock"}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _digests(root: Path, tmp: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file under `root`; in JSON files, the test's temporary folder
+    and this checkout's path (which outputs name as inputs) are replaced by placeholders first."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.name in NOT_OUTPUT:
+            continue
+        data = p.read_bytes()
+        if p.name == "_manifest.json":
+            data = _manifest_without_json_sizes(data)
+        if p.suffix == ".json":
+            data = data.replace(str(tmp).encode(), b"<TMP>").replace(str(REPO).encode(), b"<REPO>")
+        out[str(p.relative_to(root))] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def _manifest_without_json_sizes(data: bytes) -> bytes:
+    """The manifest with the sizes and sha256s of JSON outputs (which name temporary paths, so their
+    length varies) taken out; those files are compared, normalised, on their own."""
+    manifest = json.loads(data)
+    for entry in manifest["files"]:
+        if entry["path"].endswith(".json"):
+            manifest["total_bytes"] -= entry["bytes"]
+            entry["bytes"] = entry["sha256"] = "<compared on its own>"
+    return json.dumps(manifest, sort_keys=True).encode()
+
+
+def _versions() -> dict[str, str]:
+    return {"pyarrow": pyarrow.__version__, "sentencepiece": sentencepiece.__version__}
+
+
+def test_sample_outputs_are_byte_identical_to_the_record(sample_run, dedup_run, tokenizer_model, token_run,
+                                                         tmp_path_factory):
+    tmp = tmp_path_factory.getbasetemp()
+    found = {"ccnet": _digests(sample_run, tmp), "dedup": _digests(dedup_run, tmp),
+             "tokenizer-train": _digests(tokenizer_model.parent, tmp), "tokenize": _digests(token_run, tmp)}
+    if os.environ.get("LLAMAPIPE_WRITE_GOLDEN") == "1":
+        GOLDEN.write_text(json.dumps({"versions": _versions(), "outputs": found}, indent=1, sort_keys=True) + "\n")
+    golden = json.loads(GOLDEN.read_text())
+    assert golden["versions"] == _versions(), (
+        f"the record was made with {golden['versions']}, this environment has {_versions()}; "
+        f"pyproject.toml pins these versions")
+    for command, files in golden["outputs"].items():
+        assert sorted(found[command]) == sorted(files), f"{command}: other files than recorded"
+        changed = [name for name in files if found[command][name] != files[name]]
+        assert not changed, f"{command}: these outputs changed: {changed}"
