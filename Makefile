@@ -26,7 +26,7 @@ setup: $(STAMP)
 	@$(PY) -m filters.kenlm_build
 
 demo: setup
-	$(PY) -m pipelines.demo --workdir $(DEMO)
+	$(PY) -m pipelines.cli.demo --workdir $(DEMO)
 
 test: setup
 	$(PY) -m pytest -q

@@ -15,7 +15,7 @@ sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolv
 from corpus.shards import documents_parquet  # noqa: E402
 from filters.lid import LanguageIdentifier, default_lid_model  # noqa: E402
 from filters.perplexity import MultiLanguageScorer  # noqa: E402
-from pipelines.ccnet_steps import (CCNetConfig, dedup_pairs, drops_by_document, file_line_hashes, process_file,
+from pipelines.steps.ccnet import (CCNetConfig, dedup_pairs, drops_by_document, file_line_hashes, process_file,
                                    shard_drops)
 
 

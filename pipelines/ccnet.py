@@ -22,7 +22,7 @@ from apache_beam.pvalue import AsDict
 from corpus import shards
 from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_buckets, compute_cutoffs
 from pipelines import fileio
-from pipelines.ccnet_steps import (CCNetConfig, FileHashes, dedup_pairs, drops_by_document, file_line_hashes,
+from pipelines.steps.ccnet import (CCNetConfig, FileHashes, dedup_pairs, drops_by_document, file_line_hashes,
                                    process_file, shard_drops, split_by_shard)
 from pipelines.commit import commit
 from pipelines.memory import pin_mmap_threshold
@@ -129,7 +129,7 @@ class WriteBucketsFn(beam.DoFn):
 
 def output_patterns() -> list[str]:
     """Every file a ccnet run may write under OUT (outdir.claim_output)."""
-    return [f"lang=*/bucket=*/part-*.parquet", f"{shards.TEMP_DIR}/hashes/*.npz", f"{shards.TEMP_DIR}/docs/*.parquet"]
+    return ["lang=*/bucket=*/part-*.parquet", f"{shards.TEMP_DIR}/hashes/*.npz", f"{shards.TEMP_DIR}/docs/*.parquet"]
 
 
 def cutoffs_of(item: tuple[str, Iterable[np.ndarray]]) -> tuple[str, list[float]]:

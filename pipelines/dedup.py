@@ -26,7 +26,7 @@ from dedup.lsh import bucket_candidates
 from dedup.minhash import MinHasher
 from pipelines import fileio
 from pipelines.commit import commit
-from pipelines.dedup_steps import (DedupConfig, apply_decisions, band_entries, cluster_decisions, exact_decisions,
+from pipelines.steps.dedup import (DedupConfig, apply_decisions, band_entries, cluster_decisions, exact_decisions,
                                    exact_entries, half_pairs, merge_decisions, verify_halves)
 from pipelines.memory import pin_mmap_threshold
 

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import pyarrow
-import pytest
 import sentencepiece
 
 GOLDEN = Path(__file__).parent / "data" / "golden.json"

@@ -15,7 +15,7 @@ from corpus.readers import read_documents
 from corpus.stats import check_accounting
 from corpus.wet import Fault, WetRecord, decompress, read_wet
 from pipelines import cli
-from pipelines.ccnet_steps import DEFAULT_MAX_CHARS
+from pipelines.steps.ccnet import DEFAULT_MAX_CHARS
 from tests.conftest import SAMPLE_WET, read_stats, run_ccnet, run_dedup
 
 GOOD = sorted(SAMPLE_WET.glob("*.warc.wet.gz"))

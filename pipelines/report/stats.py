@@ -16,7 +16,7 @@ from corpus import shards
 from corpus.integrity import CheckedFolder, check_complete, find_root
 from corpus.shards import local_parquet_files, write_local_atomic
 from corpus.summary import summarise_corpus
-from pipelines import svg_charts
+from pipelines.report import svg_charts
 from tokenizer.shards import MIXTURE_FILE, summarise_tokens
 from train.run_log import is_run_dir, summarise_run
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from corpus.mixture import LLAMA_MIXTURE, Mixture, MixtureError, load_mixture
 from corpus.shards import IDENTIFIER, write_local_atomic
-from pipelines.cli import CLIError, _absolute, _claim, run_pipeline
+from pipelines.cli.common import CLIError, absolute, claim_out, run_pipeline
 
 
 def _corpus_spec(value: str) -> tuple[str, str]:
@@ -51,7 +51,7 @@ def _corpus_and_mixture(args) -> tuple[dict[str, list[str]], Mixture, list[str]]
     corpus: dict[str, list[str]] = {}
     seen: dict[str, str] = {}
     for source, folder in args.corpus:
-        folder = _absolute(folder).rstrip("/")
+        folder = absolute(folder).rstrip("/")
         if "://" not in folder and not os.path.isdir(folder):
             raise CLIError(f"--corpus {source}={folder}: no such folder")
         key = folder if "://" in folder else os.path.realpath(folder)
@@ -171,8 +171,8 @@ def run_tokenize(args, beam_args: list[str]) -> int:
     from pipelines import fileio, tokenize
     from tokenizer.shards import MIXTURE_FILE
 
-    args.tokenizer = _absolute(args.tokenizer)
-    args.out = _absolute(args.out)
+    args.tokenizer = absolute(args.tokenizer)
+    args.out = absolute(args.out)
     if not os.path.isfile(args.tokenizer):
         raise CLIError(f"--tokenizer {args.tokenizer} does not exist")
     if args.token_budget is not None and args.token_budget < 1:
@@ -183,7 +183,7 @@ def run_tokenize(args, beam_args: list[str]) -> int:
         units = tokenize.plan_units(corpus, args.allow_incomplete)
     except FileNotFoundError as exc:
         raise CLIError(str(exc)) from None
-    claim = _claim(args.out, "tokenize", tokenize.output_patterns(sorted(corpus)), args.overwrite,
+    claim = claim_out(args.out, "tokenize", tokenize.output_patterns(sorted(corpus)), args.overwrite,
                    input_folders=[f for folders in corpus.values() for f in folders],
                    input_files=[args.tokenizer, args.mixture])
     cfg = tokenize.TokenizeConfig(tokenizer=args.tokenizer, buckets=args.bucket, threads=args.encode_threads,
@@ -235,7 +235,7 @@ def add_stats_parser(sub) -> None:
 
 
 def run_stats(args, beam_args: list[str]) -> int:
-    from pipelines import stats_report
+    from pipelines.report import stats as stats_report
 
     if beam_args:
         raise CLIError(f"stats does not take {' '.join(beam_args)}")

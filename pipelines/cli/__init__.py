@@ -1,0 +1,55 @@
+"""The `llamapipe` command: one entry point for every pipeline and tool; one module here per command.
+
+Flags a command does not know go to Beam's PipelineOptions, so `--runner DataflowRunner
+--project P --region R` or `--runner SparkRunner` work as Beam documents them.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional
+
+from corpus.integrity import IncompleteInput
+from pipelines.cli import ccnet, dedup, lm_train, tokens
+from pipelines.cli.common import EXIT_BAD_INPUT, CLIError
+from pipelines.cli.quiet_logs import drop_known_noise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llamapipe", allow_abbrev=False, description=(
+        "llamapipe: LLaMA pre-training data pipelines on Apache Beam. Unknown --flags of a "
+        "pipeline command are passed to Beam (e.g. --runner DataflowRunner --project P)."))
+    parser.add_argument("-v", "--verbose", action="store_true", help="Beam and pipeline logs at INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in (ccnet, dedup, lm_train, tokens):
+        command.add_parsers(sub)
+    sub.add_parser("train", add_help=False, help="train a LLaMA model on token shards (= python -m train; "
+                                                  "llamapipe train --help)")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    from pipelines.memory import pin_mmap_threshold
+
+    pin_mmap_threshold()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:  # the trainer has its own flags: `llamapipe train` = `python -m train`
+        from train.__main__ import main as train_main
+
+        return train_main(argv[1:])
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(drop_known_noise)
+    try:
+        return args.func(args, beam_args)
+    except (CLIError, IncompleteInput) as exc:
+        print(f"llamapipe {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""What every command shares: the user-error type, absolute paths, claiming OUT, running a pipeline."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Optional
+
+from corpus.wet import MalformedInput
+
+
+EXIT_BAD_INPUT = 2
+
+
+class CLIError(Exception):
+    """A user error: printed without a traceback, exit status 2."""
+
+
+def unreadable_inputs(files: list[str], strict: bool) -> dict[int, str]:
+    """Input files that cannot be opened, by index: counted as malformed (or refused with --strict)."""
+    from pipelines import fileio
+
+    found = {}
+    for i, path in enumerate(files):
+        why = fileio.unreadable(path)
+        if why:
+            if strict:
+                raise CLIError(f"{path} at byte 0: {why}")
+            print(f"warning: {path}: {why}; counted as malformed", file=sys.stderr)
+            found[i] = why
+    return found
+
+
+def claim_out(out: str, command: str, patterns, overwrite: bool, input_folders=(), input_files=()):
+    """Lock and clear `out` for this run (pipelines.outdir), or a CLIError saying why not."""
+    from pipelines.outdir import OutputRefused, claim_output
+
+    try:
+        return claim_output(out, command, patterns, overwrite, input_folders, input_files)
+    except OutputRefused as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"cannot use output {out}: {exc.strerror or exc}") from None
+
+
+def run_pipeline(command: str, n_inputs: int, output: str, beam_args: list[str], workers: Optional[int],
+                 build, show_progress: bool = False, summary: bool = True, claim=None) -> int:
+    """Run `build(pipeline)` on the runner the flags choose; malformed input and a full disk become
+    a CLIError; print the run's summary (`summary`: read from OUT/_stats.json). `show_progress`: a
+    bar of input files done (ccnet's scratch files). `claim` (outdir.claim_output) is released
+    however the run ends."""
+    from pipelines.cli import progress
+    from pipelines.report import summary as report
+    from pipelines.runner import make_pipeline, pipeline_options
+
+    try:
+        opts = pipeline_options(beam_args, workers)
+        started = time.time()
+        print(f"{command}: {n_inputs} input file(s) -> {output}", file=sys.stderr, flush=True)
+        try:
+            with progress.file_progress(output, n_inputs, enabled=show_progress and sys.stderr.isatty()):
+                with make_pipeline(opts) as p:
+                    build(p)
+        except Exception as exc:
+            message = user_error_message(exc)
+            if message:
+                raise CLIError(message) from None
+            raise
+    finally:
+        if claim is not None:
+            claim.release()
+    if summary:
+        report.print_run_summary(output, time.time() - started)
+    return 0
+
+
+def absolute(path: str) -> str:
+    """Local paths made absolute, so workers started elsewhere find them; URLs unchanged."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def user_error_message(exc: BaseException) -> Optional[str]:
+    """The one-line message of a user-facing error (malformed input in --strict mode, a full
+    disk) inside a possibly Beam-wrapped exception; None for anything else."""
+    from pipelines.fileio import OutputFull
+
+    if isinstance(exc, (MalformedInput, OutputFull)):
+        return str(exc)
+    markers = [f"{cls.__module__}.{cls.__name__}: " for cls in (MalformedInput, OutputFull)]
+    for line in str(exc).splitlines():
+        for marker in markers:
+            idx = line.find(marker)
+            if idx >= 0:
+                return line[idx + len(marker):].split(" [while running")[0].strip()
+    for line in str(exc).splitlines():
+        if "No space left on device" in line:
+            return f"no space left on the device: {line.strip()[:300]}"
+    return None
+
+
+def fraction(name: str, include_one: bool):
+    """argparse type for a float in (0, 1] (or (0, 1) when `include_one` is false)."""
+    def parse(value: str) -> float:
+        v = float(value)
+        if not (0.0 < v <= 1.0 if include_one else 0.0 < v < 1.0):
+            raise argparse.ArgumentTypeError(f"{name} must be within (0, {'1]' if include_one else '1)'}, got {value}")
+        return v
+    return parse
