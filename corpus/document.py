@@ -9,6 +9,7 @@ from typing import Any, Optional
 import pyarrow as pa
 
 BUCKETS = ("head", "middle", "tail", "all")
+ROW_BITS = 32
 
 PARQUET_SCHEMA = pa.schema(
     [
@@ -55,6 +56,22 @@ class Document:
         values["meta"] = json.loads(values.get("meta") or "{}")
         values.setdefault("source", "unknown")
         return cls(**values)
+
+
+def address(file_idx: int, row: int) -> int:
+    """A document's 64-bit address: its input file's index, then its row (ordinal) in that file;
+    unique, ordered like the input, small enough to shuffle. Works on ints and int64 arrays alike."""
+    return (file_idx << ROW_BITS) | row
+
+
+def file_of(addr):
+    """The input file index of an address (or of an int64 array of them)."""
+    return addr >> ROW_BITS
+
+
+def row_of(addr):
+    """The row of an address in its file (or of an int64 array of them)."""
+    return addr & ((1 << ROW_BITS) - 1)
 
 
 def document_id(source: str, url: Optional[str], digest: Optional[str], fallback: Optional[str] = None) -> str:

@@ -15,6 +15,8 @@ import json
 import os
 from typing import Callable, Iterator, Optional
 
+from corpus.paths import is_url
+
 SUCCESS_FILE = "_SUCCESS"
 MANIFEST_FILE = "_manifest.json"
 _CHUNK = 8 << 20
@@ -78,7 +80,7 @@ def find_root(folder: str, access: FileAccess = LOCAL) -> Optional[str]:
     folder = folder.rstrip("/") or "/"
     if access.exists(access.join(folder, MANIFEST_FILE)) or access.exists(access.join(folder, SUCCESS_FILE)):
         return folder
-    if "://" in folder:
+    if is_url(folder):
         return None
     parent = os.path.dirname(folder)
     while parent and parent != folder:

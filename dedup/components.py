@@ -35,11 +35,16 @@ def both_directions(edges: Iterable[Edge]) -> Iterator[Edge]:
         yield (v, u)
 
 
+def round_input(edges: Iterable[Edge], step) -> Iterator[Edge]:
+    """The (node, neighbour) pairs a round groups by node: both directions for large-star, (larger,
+    smaller) for small-star."""
+    return both_directions(edges) if step is large_star else ((max(u, v), min(u, v)) for u, v in edges)
+
+
 def star_round(edges: Iterable[Edge], step) -> set[Edge]:
     """One round done in memory (reference for tests): group by node, apply `step`."""
     adj: dict[Hashable, set] = {}
-    pairs = both_directions(edges) if step is large_star else ((max(u, v), min(u, v)) for u, v in edges)
-    for u, v in pairs:
+    for u, v in round_input(edges, step):
         adj.setdefault(u, set()).add(v)
     return {e for node, nbrs in adj.items() for e in step(node, nbrs)}
 

@@ -28,7 +28,7 @@ def custom_lid_model(models_dir: Optional[str]) -> Optional[Path]:
 
 
 class LanguageIdentifier:
-    """Loads a fastText model once; `predict` labels a batch of documents."""
+    """Loads a fastText model once; `predict_one` labels a document, `predict` a batch."""
 
     def __init__(self, model_path: os.PathLike | str):
         import fasttext
@@ -48,5 +48,6 @@ class LanguageIdentifier:
         return label, round(float(prob), 2)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[Optional[str], float]]:
-        """Top-1 (language, score) for each text."""
+        """Top-1 (language, score) of each text. A loop of `predict_one`: fasttext-predict's only
+        batch call, `multilinePredict`, returns labels without their probabilities."""
         return [self.predict_one(t) for t in texts]

@@ -61,6 +61,14 @@ class PerplexityScorer:
         log_score, length = self.score(text)
         return perplexity_from_score(log_score, length)
 
+    def perplexities(self, texts: list[str]) -> list[float]:
+        """`perplexity` of each text, the SentencePiece pass done in one batch call."""
+        out = []
+        for pieces in self.sp.encode([normalize(t) for t in texts], out_type=str):
+            line = " ".join(pieces)
+            out.append(perplexity_from_score(self.lm.score(line), len(line.split()) + 1))
+        return out
+
 
 class MultiLanguageScorer:
     """Per-language scorers, loaded lazily on first use of each language (once per worker)."""
@@ -75,9 +83,14 @@ class MultiLanguageScorer:
     def has(self, lang: Optional[str]) -> bool:
         return lang in self.langs
 
+    def scorer(self, lang: str) -> PerplexityScorer:
+        """The language's scorer, loaded on first use."""
+        if lang not in self._scorers:
+            self._scorers[lang] = PerplexityScorer(*model_paths(self.models_dir, lang))
+        return self._scorers[lang]
+
     def perplexity(self, lang: str, text: str) -> float:
-        scorer = self._scorers.get(lang)
-        if scorer is None:
-            scorer = PerplexityScorer(*model_paths(self.models_dir, lang))
-            self._scorers[lang] = scorer
-        return scorer.perplexity(text)
+        return self.scorer(lang).perplexity(text)
+
+    def perplexities(self, lang: str, texts: list[str]) -> list[float]:
+        return self.scorer(lang).perplexities(texts)

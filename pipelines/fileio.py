@@ -10,11 +10,14 @@ import hashlib
 import os
 import sys
 import uuid
+from typing import BinaryIO
 
 from apache_beam.io.filesystems import FileSystems
 
 from corpus.integrity import FileAccess
-from corpus.shards import local_parquet_files
+from corpus.paths import canonical, is_url
+from pipelines.memory import pin_mmap_threshold
+from corpus.shards import local_parquet_files, write_local_atomic
 
 
 def join(base: str, *parts: str) -> str:
@@ -44,7 +47,7 @@ def expand_globs(patterns: list[str], warn=None) -> list[str]:
     warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
     found: dict[str, int] = {}
     for pattern in patterns:
-        if "://" not in pattern:
+        if not is_url(pattern):
             odd = _not_files(pattern)
             if odd:
                 raise FileNotFoundError(f"input pattern {pattern!r} matches {odd[0]!r}, which is not a readable "
@@ -55,7 +58,7 @@ def expand_globs(patterns: list[str], warn=None) -> list[str]:
         found.update(matched)
     by_real: dict[str, str] = {}
     for path in sorted(found):
-        key = path if "://" in path else os.path.realpath(path)
+        key = canonical(path)
         if key in by_real:
             warn(f"{path} is the same file as {by_real[key]}; read once")
             continue
@@ -95,7 +98,7 @@ def file_digest(path: str) -> str:
 
 
 def size(path: str) -> int:
-    if "://" not in path:
+    if not is_url(path):
         return os.path.getsize(path)
     return FileSystems.match([path])[0].metadata_list[0].size_in_bytes
 
@@ -116,7 +119,7 @@ ACCESS = FileAccess(exists=lambda p: FileSystems.exists(p), size=size, read=lamb
 
 def unreadable(path: str) -> str | None:
     """Why a local input file cannot be read (None when it can); remote files are not probed."""
-    if "://" in path:
+    if is_url(path):
         return None
     try:
         with open(path, "rb") as f:
@@ -131,7 +134,7 @@ def corpus_files(folder: str, allow_incomplete: bool = False, what: str = "input
     lists them (sizes checked); an unfinished folder is refused unless `allow_incomplete`, then listed."""
     from corpus.integrity import LOCAL, check_complete
 
-    checked = check_complete(folder.rstrip("/"), allow_incomplete, access=ACCESS if "://" in folder else LOCAL,
+    checked = check_complete(folder.rstrip("/"), allow_incomplete, access=ACCESS if is_url(folder) else LOCAL,
                              what=what)
     rels = checked.files(".parquet")
     if rels is None:
@@ -142,7 +145,7 @@ def corpus_files(folder: str, allow_incomplete: bool = False, what: str = "input
 def list_parquet(folder: str) -> list[tuple[str, str]]:
     """(path, path relative to folder) of the Parquet shards under a corpus folder, sorted;
     folders and files whose names start with '_' (scratch, side outputs) are skipped."""
-    if "://" not in folder:
+    if not is_url(folder):
         return local_parquet_files(folder)
     found: list[tuple[str, str]] = []
     for pattern in ("*.parquet", "*/*.parquet", "*/*/*.parquet"):
@@ -154,8 +157,16 @@ def list_parquet(folder: str) -> list[tuple[str, str]]:
     return sorted(set(found))
 
 
+def open_raw(path: str) -> BinaryIO:
+    """A file's raw bytes (no decompression: readers decompress by suffix) through Beam's FileSystems,
+    so gs:// and s3:// work. Every worker reads its inputs here, so this is where it first pins
+    glibc's mmap threshold (pipelines/memory.py), before any large block is allocated."""
+    pin_mmap_threshold()
+    return FileSystems.open(path, compression_type="uncompressed")
+
+
 def read_bytes(path: str) -> bytes:
-    with FileSystems.open(path, compression_type="uncompressed") as f:
+    with open_raw(path) as f:
         return f.read()
 
 
@@ -163,25 +174,23 @@ def exists(path: str) -> bool:
     return FileSystems.exists(path)
 
 
-def _ensure_parent(path: str) -> None:
-    if "://" not in path:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-
-
 def write_atomic(path: str, data: bytes) -> None:
-    """Write `data` to `path` via a temporary sibling and a rename."""
-    _ensure_parent(path)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+    """Write `data` to `path` via a temporary sibling and a rename (corpus.shards.write_local_atomic
+    for local paths); a full device is OutputFull naming the file."""
     try:
-        with FileSystems.create(tmp, compression_type="uncompressed") as f:
-            f.write(data)
+        if not is_url(path):
+            write_local_atomic(path, data)
+            return
+        tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+        try:
+            with FileSystems.create(tmp, compression_type="uncompressed") as f:
+                f.write(data)
+        except BaseException:
+            _discard(tmp)
+            raise
     except OSError as exc:
-        _discard(tmp)
         if exc.errno == errno.ENOSPC:
             raise OutputFull(f"no space left on the device while writing {path}") from None
-        raise
-    except BaseException:
-        _discard(tmp)
         raise
     if FileSystems.exists(path):
         FileSystems.delete([path])

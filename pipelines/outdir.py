@@ -21,6 +21,7 @@ import uuid
 from typing import Iterable, Optional
 
 from corpus import shards
+from corpus.paths import canonical, is_url
 from pipelines import fileio
 
 RUN_FILE = "_llamapipe_run.json"
@@ -54,9 +55,9 @@ class Claim:
                 pass
             os.close(self._fd)
             self._fd = None
-        elif "://" in self.out and fileio.exists(lock):
+        elif is_url(self.out) and fileio.exists(lock):
             fileio.delete_tree(lock)
-        if self._created and "://" not in self.out:
+        if self._created and not is_url(self.out):
             try:
                 os.rmdir(self.out)
             except OSError:
@@ -69,25 +70,20 @@ class Claim:
         self.release()
 
 
-def real(path: str) -> str:
-    """A local path with every symlink resolved; URLs unchanged (no trailing slash)."""
-    return path.rstrip("/") if "://" in path else os.path.realpath(path)
-
-
 def _inside(child: str, parent: str) -> bool:
     return child == parent or child.startswith(parent.rstrip("/") + "/")
 
 
 def check_overlap(out: str, input_folders: Iterable[str] = (), input_files: Iterable[str] = ()) -> None:
     """Refuse an output equal to, inside, or containing an input folder, or containing an input file."""
-    o = real(out)
+    o = canonical(out)
     for folder in input_folders:
-        f = real(folder)
+        f = canonical(folder)
         if _inside(o, f) or _inside(f, o):
             relation = "is" if o == f else "is inside" if _inside(o, f) else "contains"
             raise OutputRefused(f"output {out} {relation} the input {folder}; write to a folder outside the inputs")
     for file in input_files:
-        f = real(file)
+        f = canonical(file)
         if o == f:
             raise OutputRefused(f"output {out} is the input file {file}")
         if _inside(f, o):
@@ -117,7 +113,7 @@ def _is_pattern_prefix(rel_dir: str, patterns: Iterable[str]) -> bool:
 
 def _inventory(out: str) -> tuple[list[str], list[str]]:
     """(files, folders) under `out`, relative, sorted; symlinks count as files (never followed)."""
-    if "://" in out:
+    if is_url(out):
         found = [m.path for r in fileio.FileSystems.match([fileio.join(out, "**")]) for m in r.metadata_list]
         rels = sorted(p[len(out.rstrip("/")) + 1:] for p in found)
         return rels, []
@@ -212,11 +208,11 @@ def claim_output(out: str, command: str, patterns: Iterable[str], overwrite: boo
     an earlier llamapipe run did not provably write make the folder refused, naming them.
     """
     patterns = tuple(sorted(set(patterns) | set(COMMIT_FILES)))
-    if "://" not in out and os.path.lexists(out) and not os.path.isdir(out):
+    if not is_url(out) and os.path.lexists(out) and not os.path.isdir(out):
         raise OutputRefused(f"output {out} exists and is not a folder")
     check_overlap(out, input_folders, input_files)
     created = False
-    if "://" not in out:
+    if not is_url(out):
         created = not os.path.isdir(out)
         os.makedirs(out, exist_ok=True)
         claim = Claim(out, uuid.uuid4().hex, patterns, _created=created)
@@ -248,7 +244,7 @@ def _clear_earlier(out: str, overwrite: bool) -> None:
     ours, foreign = [], []
     for rel in files:
         full = fileio.join(out, rel)
-        if "://" not in out and os.path.islink(full):
+        if not is_url(out) and os.path.islink(full):
             foreign.append(rel)
         elif (matches(rel, patterns) or (rel in listed and _size(full) == listed[rel])
               or (listed and matches(rel, COMMIT_FILES))):
@@ -265,7 +261,7 @@ def _clear_earlier(out: str, overwrite: bool) -> None:
                             f"move them away or choose another output")
     for rel in ours:
         fileio.delete_tree(fileio.join(out, rel))
-    if "://" not in out:
+    if not is_url(out):
         for d in sorted(folders, key=lambda d: -d.count("/")):
             if d in touched or _is_pattern_prefix(d, patterns):
                 try:
@@ -277,7 +273,7 @@ def _clear_earlier(out: str, overwrite: bool) -> None:
 
 
 def _size(path: str) -> int:
-    if "://" not in path:
+    if not is_url(path):
         return os.path.getsize(path)
     return fileio.FileSystems.match([path])[0].metadata_list[0].size_in_bytes
 

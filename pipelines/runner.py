@@ -7,9 +7,10 @@ per core: Beam's DirectRunner would first try the Prism runner, which downloads 
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 import apache_beam as beam
+from apache_beam.runners.runner import PipelineResult
 from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions, WorkerOptions,
                                                   StandardOptions)
 
@@ -53,3 +54,21 @@ def make_pipeline(opts: PipelineOptions) -> beam.Pipeline:
             retrieval_token="unused-retrieval-token", pipeline_options=worker_options))
         return beam.Pipeline(runner=FnApiRunner(provision_info=info), options=opts)
     return beam.Pipeline(options=opts)
+
+
+def run(build: Callable[[beam.Pipeline], None], opts: PipelineOptions) -> PipelineResult:
+    """Build a pipeline with `build(p)`, run it to the end and return its result (metrics included)."""
+    p = make_pipeline(opts)
+    build(p)
+    result = p.run()
+    result.wait_until_finish()
+    return result
+
+
+def counters(result: PipelineResult, namespace: str) -> dict[str, int]:
+    """The committed Beam counters of one namespace, by name: how a pipeline reports small results
+    (documents sampled per source, tokens per source) back to whoever ran it, on every runner."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    found = result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]
+    return {c.key.metric.name: c.committed for c in found}

@@ -15,23 +15,52 @@ from typing import Optional
 
 import apache_beam as beam
 import pyarrow.parquet as pq
+from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsList
+from apache_beam.runners.runner import PipelineResult
 
 from corpus import shards
 from corpus.mixture import Mixture, plan_budget
 from corpus.wet import MalformedInput
-from pipelines import fileio
+from pipelines import fileio, runner
 from pipelines.commit import commit
+from pipelines.steps import checks
 from tokenizer.encode import encode_table
 from tokenizer.shards import FORMAT, MIXTURE_FILE, part_stem, shard_bytes, token_dtype
 
 
+METRICS = "tokenize-tokens"
+
+
 @dataclasses.dataclass(frozen=True)
 class TokenizeConfig:
+    """Everything that decides a tokenize run's output.
+
+    `units` are (source, part index, Parquet path) from `plan_units`; `mixture` is already
+    restricted to the sources, and `warnings` say what restricting it changed.
+    """
+
+    units: tuple[tuple[str, int, str], ...]
+    out: str
     tokenizer: str
+    mixture: Mixture
+    warnings: tuple[str, ...] = ()
     buckets: Optional[frozenset[str]] = None
     threads: int = 1
     token_budget: Optional[int] = None
+
+    def __post_init__(self):
+        checks.at_least("--encode-threads", self.threads, 1)
+        if self.token_budget is not None:
+            checks.at_least("--token-budget", self.token_budget, 1)
+
+    def run_info(self) -> dict:
+        """The run section of `_stats.json`."""
+        return {"files": len(self.units), "tokenizer": self.tokenizer, "mixture": self.mixture.path,
+                "buckets": sorted(self.buckets) if self.buckets else None, "token_budget": self.token_budget}
+
+    def sources(self) -> list[str]:
+        return sorted({source for source, _, _ in self.units})
 
 
 def plan_units(corpus: dict[str, list[str]], allow_incomplete: bool = False) -> list[tuple[str, int, str]]:
@@ -82,15 +111,17 @@ class TokenizeFileFn(beam.DoFn):
     def process(self, unit):
         source, part, path = unit
         table = read_shard(path, ["text", "bucket"])
-        tokens, offsets, stats = encode_table(self.sp, table, self.cfg.buckets, self.cfg.threads)
+        tokens, offsets, counters = encode_table(self.sp, table, self.cfg.buckets, self.cfg.threads)
         bin_data, idx_data = shard_bytes(tokens, offsets, self.dtype)
         stem = f"{source}/{part_stem(part)}"
         docs = len(offsets) - 1
         for ext, data in ((".bin", bin_data), (".idx", idx_data)):
             fileio.write_atomic(fileio.under(self.out, stem + ext), data)
             yield shards.manifest_entry(stem + ext, data, docs)
-        stats["tokens"] = {"written": len(tokens), "by_source": {source: len(tokens)}}
-        yield beam.pvalue.TaggedOutput("stats", stats)
+        counters.tally("tokens", "written", len(tokens))
+        counters.tally("tokens", "by_source", source, len(tokens))
+        Metrics.counter(METRICS, source).inc(len(tokens))
+        yield beam.pvalue.TaggedOutput("stats", counters)
         yield beam.pvalue.TaggedOutput("files", {
             "source": source, "part": part, "input": path, "bin": stem + ".bin", "idx": stem + ".idx",
             "documents": docs, "tokens": len(tokens)})
@@ -125,27 +156,34 @@ def mixture_document(files: list[dict], mixture: Mixture, tokenizer: str, budget
 
 
 class WriteMixtureFn(beam.DoFn):
-    def __init__(self, out: str, mixture: Mixture, cfg: TokenizeConfig, warnings: list[str]):
-        self.out, self.mixture, self.cfg, self.warnings = out, mixture, cfg, warnings
+    def __init__(self, cfg: TokenizeConfig):
+        self.cfg = cfg
 
     def process(self, _, files: list[dict]):
-        doc = mixture_document(files, self.mixture, self.cfg.tokenizer, self.cfg.token_budget, self.warnings)
+        doc = mixture_document(files, self.cfg.mixture, self.cfg.tokenizer, self.cfg.token_budget,
+                               list(self.cfg.warnings))
         data = shards.json_bytes(doc)
-        fileio.write_atomic(fileio.join(self.out, MIXTURE_FILE), data)
+        fileio.write_atomic(fileio.join(self.cfg.out, MIXTURE_FILE), data)
         yield shards.manifest_entry(MIXTURE_FILE, data, 0)
 
 
-def build_pipeline(p: beam.Pipeline, units: list[tuple[str, int, str]], out: str, cfg: TokenizeConfig,
-                   mixture: Mixture, warnings: list[str], run_id: Optional[str] = None) -> None:
+def build_pipeline(p: beam.Pipeline, cfg: TokenizeConfig, run_id: Optional[str] = None) -> None:
+    """Attach the tokenize pipeline to `p`; `run_id` is the output claim's (outdir.claim_output)."""
     results = (p
-               | "Inputs" >> beam.Create(units)
+               | "Inputs" >> beam.Create(list(cfg.units))
                | "SpreadInputs" >> beam.Reshuffle()
-               | "Tokenize" >> beam.ParDo(TokenizeFileFn(cfg, out)).with_outputs("stats", "files", main="manifest"))
+               | "Tokenize" >> beam.ParDo(TokenizeFileFn(cfg, cfg.out)).with_outputs("stats", "files",
+                                                                                    main="manifest"))
     mixture_entry = (p
                      | "MixtureTrigger" >> beam.Create([None])
-                     | "WriteMixture" >> beam.ParDo(WriteMixtureFn(out, mixture, cfg, warnings),
-                                                    files=AsList(results.files)))
+                     | "WriteMixture" >> beam.ParDo(WriteMixtureFn(cfg), files=AsList(results.files)))
     manifest = (results.manifest, mixture_entry) | "AllFiles" >> beam.Flatten()
-    run_info = {"files": len(units), "tokenizer": cfg.tokenizer, "mixture": mixture.path,
-                "buckets": sorted(cfg.buckets) if cfg.buckets else None, "token_budget": cfg.token_budget}
-    commit(p, out, run_info, results.stats, manifest, p | "NoExtras" >> beam.Create([]), run_id)
+    commit(p, cfg.out, cfg.run_info(), results.stats, manifest, p | "NoExtras" >> beam.Create([]), run_id)
+
+
+def plan_warnings(cfg: TokenizeConfig, result: PipelineResult) -> list[str]:
+    """What planning the token budget warned about (as mixture.json lists it after `cfg.warnings`),
+    from the run's token counters."""
+    tokens = {source: 0 for source in cfg.sources()}
+    tokens.update(runner.counters(result, METRICS))
+    return plan_budget(cfg.mixture, tokens, cfg.token_budget)[2]

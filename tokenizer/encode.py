@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from corpus import stats as st
+from corpus.counters import Counters
 
 
 def pack(encoded: Sequence[Sequence[int]], bos: int, eos: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,30 +42,28 @@ def encode_texts(sp, texts: list[str], batch: int = 256, threads: int = 1) -> tu
 
 
 def encode_table(sp, table, buckets: Optional[frozenset[str]] = None, threads: int = 1
-                 ) -> tuple[np.ndarray, np.ndarray, dict]:
+                 ) -> tuple[np.ndarray, np.ndarray, Counters]:
     """Encode one corpus shard (a pyarrow table with `text`, optionally `bucket`).
 
     Returns (tokens, offsets, counters): documents outside `buckets` are dropped as
     `bucket_not_selected`, documents with no text as `empty_text`; every document read is
     either encoded or counted under one of those reasons.
     """
-    texts = table.column("text").to_pylist()
-    stats = st.empty_stats()
+    texts = [t or "" for t in table.column("text").to_pylist()]
+    counters = Counters()
     keep_bucket = [True] * len(texts)
     if buckets is not None:
         col = table.column("bucket").to_pylist() if "bucket" in table.column_names else [None] * len(texts)
         keep_bucket = [(b or "all") in buckets for b in col]
     kept: list[str] = []
     for text, ok in zip(texts, keep_bucket):
-        text = text or ""
-        lines, chars = st.text_units(text)
-        st.count_read(stats, 1, lines, chars)
+        counters.read(text)
         if not ok:
-            st.count_dropped(stats, "bucket_not_selected", 1, lines, chars)
+            counters.drop("bucket_not_selected", text)
         elif not text.strip():
-            st.count_dropped(stats, "empty_text", 1, lines, chars)
+            counters.drop("empty_text", text)
         else:
-            st.count_written(stats, 1, lines, chars)
+            counters.write(text)
             kept.append(text)
     tokens, offsets = encode_texts(sp, kept, threads=threads)
-    return tokens, offsets, stats
+    return tokens, offsets, counters

@@ -10,9 +10,8 @@ import logging
 import sys
 from typing import Optional
 
-from corpus.integrity import IncompleteInput
 from pipelines.cli import ccnet, dedup, lm_train, tokens
-from pipelines.cli.common import EXIT_BAD_INPUT, CLIError
+from pipelines.cli.common import EXIT_BAD_INPUT, user_error_types
 from pipelines.cli.quiet_logs import drop_known_noise
 
 
@@ -46,7 +45,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         handler.addFilter(drop_known_noise)
     try:
         return args.func(args, beam_args)
-    except (CLIError, IncompleteInput) as exc:
+    except user_error_types() as exc:
         print(f"llamapipe {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

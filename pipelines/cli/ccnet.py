@@ -1,28 +1,16 @@
 """`llamapipe ccnet`: its flags, and the command that checks them and runs pipelines/ccnet.py."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from corpus.shards import IDENTIFIER
-from pipelines.cli.common import CLIError, absolute, claim_out, run_pipeline, unreadable_inputs
+from corpus.paths import is_url
+from dedup.lines import MODES
+from pipelines.cli.common import (CLIError, absolute, checked, claim_out, run_pipeline, unreadable_inputs,
+                                  user_errors)
+from pipelines.steps import checks
+from pipelines.steps.ccnet import CCNetConfig
 
-
-def _langs(value: str) -> tuple[str, ...]:
-    langs = tuple(sorted({l.strip() for l in value.split(",") if l.strip()}))
-    if not langs:
-        raise argparse.ArgumentTypeError("--langs needs at least one language code")
-    for lang in langs:
-        if not IDENTIFIER.match(lang):
-            raise argparse.ArgumentTypeError(f"--langs: {lang!r} is not a language code (letters, digits, _ or -)")
-    return langs
-
-
-def _threshold(value: str) -> float:
-    v = float(value)
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"--lid-threshold must be within [0, 1], got {value}")
-    return v
+D = CCNetConfig()  # the defaults, written once in the config
 
 
 def add_parsers(sub) -> None:
@@ -38,22 +26,25 @@ def add_parsers(sub) -> None:
     p.add_argument("--output", required=True, metavar="OUT", help="output folder (local path or gs://...)")
     p.add_argument("--models", default=None, metavar="MODELS",
                    help="CCNet models folder: MODELS/lm/<lang>.sp.model + <lang>.arpa.bin, optional MODELS/lid.bin")
-    p.add_argument("--langs", type=_langs, default=None, help="keep only these languages, e.g. en,de,fr")
-    p.add_argument("--lid-threshold", type=_threshold, default=0.5,
-                   help="drop documents whose fastText score is below this (default 0.5)")
-    p.add_argument("--min-length", type=int, default=300,
-                   help="drop documents shorter than this many characters before dedup (default 300)")
-    from pipelines.steps.ccnet import DEFAULT_MAX_CHARS, char_limit
-    p.add_argument("--max-chars", type=char_limit, default=DEFAULT_MAX_CHARS,
+    p.add_argument("--langs", type=checked(lambda v: [l.strip() for l in v.split(",") if l.strip()],
+                                           lambda v: checks.languages("--langs", v)),
+                   default=None, help="keep only these languages, e.g. en,de,fr")
+    p.add_argument("--lid-threshold", type=checked(float, lambda v: checks.fraction("--lid-threshold", v)),
+                   default=D.lid_threshold,
+                   help=f"drop documents whose fastText score is below this (default {D.lid_threshold})")
+    p.add_argument("--min-length", type=int, default=D.min_length,
+                   help=f"drop documents shorter than this many characters before dedup (default {D.min_length})")
+    p.add_argument("--max-chars", type=checked(int, lambda v: checks.char_count("--max-chars", v)),
+                   default=D.max_chars,
                    help=f"drop documents longer than this many characters before dedup, as too_long: every later "
-                        f"step needs memory in proportion (default {DEFAULT_MAX_CHARS:,}, above any real page: "
+                        f"step needs memory in proportion (default {D.max_chars:,}, above any real page: "
                         f"CommonCrawl truncates payloads at 1 MiB)")
     p.add_argument("--bucket-cutoffs", default="auto", metavar="auto|FILE",
                    help="'auto': percentiles of this run per language; FILE: a CCNet cutoff.csv")
-    p.add_argument("--line-dedup", choices=["ccnet", "keep-first"], default="ccnet",
+    p.add_argument("--line-dedup", choices=MODES, default=D.line_dedup,
                    help="ccnet: remove every occurrence of a line seen in 2+ documents; "
                         "keep-first: keep its first occurrence in input order")
-    p.add_argument("--dedup-shards", type=int, default=64,
+    p.add_argument("--dedup-shards", type=int, default=D.dedup_shards,
                    help="hash shards for the line dedup shuffle (memory per shard ~ lines/shards)")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
     p.add_argument("--overwrite", action="store_true",
@@ -67,26 +58,16 @@ def run_ccnet(args, beam_args: list[str]) -> int:
     from filters.lid import custom_lid_model
     from filters.perplexity import missing_model_files
     from pipelines import ccnet, fileio
-    from pipelines.steps.ccnet import CCNetConfig
 
-    args.input = [absolute(i) for i in args.input]
-    args.output = absolute(args.output)
-    if args.models:
-        args.models = absolute(args.models)
-    if args.min_length < 0:
-        raise CLIError(f"--min-length must be >= 0, got {args.min_length}")
-    if args.dedup_shards < 1:
-        raise CLIError(f"--dedup-shards must be >= 1, got {args.dedup_shards}")
-    try:
-        files = fileio.expand_globs(args.input)
-    except FileNotFoundError as exc:
-        raise CLIError(str(exc)) from None
-    if args.models and not Path(args.models).is_dir() and "://" not in args.models:
-        raise CLIError(f"--models {args.models} is not a folder")
+    inputs = [absolute(i) for i in args.input]
+    models = absolute(args.models) if args.models else None
+    files = fileio.expand_globs(inputs)
+    if models and not is_url(models) and not Path(models).is_dir():
+        raise CLIError(f"--models {models} is not a folder")
     if args.langs:
-        if not args.models:
+        if not models:
             raise CLIError("--langs needs --models (MODELS/lm/<lang>.sp.model and <lang>.arpa.bin)")
-        missing = missing_model_files(args.models, list(args.langs))
+        missing = missing_model_files(models, list(args.langs))
         if missing:
             raise CLIError("no perplexity model for a selected language: missing " +
                            ", ".join(str(m) for m in missing))
@@ -95,20 +76,19 @@ def run_ccnet(args, beam_args: list[str]) -> int:
         path = Path(args.bucket_cutoffs)
         if not path.is_file():
             raise CLIError(f"--bucket-cutoffs {path} does not exist (use 'auto' or a CCNet cutoff.csv)")
-        try:
+        with user_errors(ValueError):
             fixed = read_cutoffs_csv(path.read_text(encoding="utf-8"), str(path))
-        except ValueError as exc:
-            raise CLIError(str(exc)) from None
-    unreadable = unreadable_inputs(files, args.strict)
-    cfg = CCNetConfig(langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,
+    lid_model = custom_lid_model(models)
+    cfg = CCNetConfig(files=tuple(files), out=absolute(args.output), models=models,
+                      lid_model=str(lid_model) if lid_model else None,
+                      bucket_cutoffs=tuple((lang, tuple(v)) for lang, v in fixed.items()) if fixed else None,
+                      unreadable=tuple(unreadable_inputs(files, args.strict).items()),
+                      langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,
                       line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards,
                       max_chars=args.max_chars)
-    lid_model = custom_lid_model(args.models)
-    claim = claim_out(args.output, "ccnet", ccnet.output_patterns(), args.overwrite,
-                   input_folders=[args.models] if args.models else [],
-                   input_files=files + ([args.bucket_cutoffs] if fixed else []))
-    return run_pipeline("ccnet", len(files), args.output, beam_args, args.workers,
-                        lambda p: ccnet.build_pipeline(p, files, args.output, cfg, args.models,
-                                                       str(lid_model) if lid_model else None, fixed,
-                                                       claim.run_id, unreadable),
-                        show_progress=True, claim=claim)
+    claim = claim_out(cfg.out, "ccnet", ccnet.output_patterns(), args.overwrite,
+                      input_folders=[models] if models else [],
+                      input_files=files + ([args.bucket_cutoffs] if fixed else []))
+    run_pipeline("ccnet", len(files), cfg.out, beam_args, args.workers,
+                 lambda p: ccnet.build_pipeline(p, cfg, claim.run_id), show_progress=True, claim=claim)
+    return 0

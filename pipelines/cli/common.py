@@ -5,9 +5,14 @@ import argparse
 import os
 import sys
 import time
-from typing import Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional, TypeVar
 
+from corpus.paths import is_url
 from corpus.wet import MalformedInput
+from pipelines.steps.checks import ConfigError
+
+T = TypeVar("T")
 
 
 EXIT_BAD_INPUT = 2
@@ -15,6 +20,25 @@ EXIT_BAD_INPUT = 2
 
 class CLIError(Exception):
     """A user error: printed without a traceback, exit status 2."""
+
+
+@contextmanager
+def user_errors(*types: type[BaseException]) -> Iterator[None]:
+    """Inside, an error of one of `types` is the user's: it becomes a CLIError with its message."""
+    try:
+        yield
+    except types as exc:
+        raise CLIError(str(exc)) from None
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """What `llamapipe` prints as one line with exit status 2 wherever a command raises it: bad flags
+    or config values, missing or unfinished inputs, an output it may not use, a broken mixture."""
+    from corpus.integrity import IncompleteInput
+    from corpus.mixture import MixtureError
+    from pipelines.outdir import OutputRefused
+
+    return CLIError, ConfigError, IncompleteInput, OutputRefused, MixtureError, FileNotFoundError
 
 
 def unreadable_inputs(files: list[str], strict: bool) -> dict[int, str]:
@@ -34,34 +58,31 @@ def unreadable_inputs(files: list[str], strict: bool) -> dict[int, str]:
 
 def claim_out(out: str, command: str, patterns, overwrite: bool, input_folders=(), input_files=()):
     """Lock and clear `out` for this run (pipelines.outdir), or a CLIError saying why not."""
-    from pipelines.outdir import OutputRefused, claim_output
+    from pipelines.outdir import claim_output
 
     try:
         return claim_output(out, command, patterns, overwrite, input_folders, input_files)
-    except OutputRefused as exc:
-        raise CLIError(str(exc)) from None
     except OSError as exc:
         raise CLIError(f"cannot use output {out}: {exc.strerror or exc}") from None
 
 
 def run_pipeline(command: str, n_inputs: int, output: str, beam_args: list[str], workers: Optional[int],
-                 build, show_progress: bool = False, summary: bool = True, claim=None) -> int:
-    """Run `build(pipeline)` on the runner the flags choose; malformed input and a full disk become
-    a CLIError; print the run's summary (`summary`: read from OUT/_stats.json). `show_progress`: a
-    bar of input files done (ccnet's scratch files). `claim` (outdir.claim_output) is released
-    however the run ends."""
+                 build, show_progress: bool = False, summary: bool = True, claim=None):
+    """Run `build(pipeline)` on the runner the flags choose and return Beam's result; malformed input
+    and a full disk become a CLIError; print the run's summary (`summary`: read from OUT/_stats.json).
+    `show_progress`: a bar of input files done (ccnet's scratch files). `claim` (outdir.claim_output)
+    is released however the run ends."""
+    from pipelines import runner
     from pipelines.cli import progress
     from pipelines.report import summary as report
-    from pipelines.runner import make_pipeline, pipeline_options
 
     try:
-        opts = pipeline_options(beam_args, workers)
+        opts = runner.pipeline_options(beam_args, workers)
         started = time.time()
         print(f"{command}: {n_inputs} input file(s) -> {output}", file=sys.stderr, flush=True)
         try:
             with progress.file_progress(output, n_inputs, enabled=show_progress and sys.stderr.isatty()):
-                with make_pipeline(opts) as p:
-                    build(p)
+                result = runner.run(build, opts)
         except Exception as exc:
             message = user_error_message(exc)
             if message:
@@ -72,12 +93,12 @@ def run_pipeline(command: str, n_inputs: int, output: str, beam_args: list[str],
             claim.release()
     if summary:
         report.print_run_summary(output, time.time() - started)
-    return 0
+    return result
 
 
 def absolute(path: str) -> str:
     """Local paths made absolute, so workers started elsewhere find them; URLs unchanged."""
-    return path if "://" in path else os.path.abspath(path)
+    return path if is_url(path) else os.path.abspath(path)
 
 
 def user_error_message(exc: BaseException) -> Optional[str]:
@@ -99,11 +120,16 @@ def user_error_message(exc: BaseException) -> Optional[str]:
     return None
 
 
-def fraction(name: str, include_one: bool):
-    """argparse type for a float in (0, 1] (or (0, 1) when `include_one` is false)."""
-    def parse(value: str) -> float:
-        v = float(value)
-        if not (0.0 < v <= 1.0 if include_one else 0.0 < v < 1.0):
-            raise argparse.ArgumentTypeError(f"{name} must be within (0, {'1]' if include_one else '1)'}, got {value}")
-        return v
+def checked(convert: Callable[[str], T], rule: Callable[[T], T]) -> Callable[[str], T]:
+    """argparse type: `convert` the text, then apply a config rule (pipelines/steps/checks.py), whose
+    message argparse prints on failure; the rule itself lives in one place."""
+    def parse(text: str) -> T:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}") from None
+        try:
+            return rule(value)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return parse

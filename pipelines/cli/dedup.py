@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import os
 
-from pipelines.cli.common import CLIError, absolute, claim_out, fraction, run_pipeline, unreadable_inputs
+from corpus.paths import is_url
+from pipelines.cli.common import absolute, checked, claim_out, run_pipeline, unreadable_inputs, user_errors
+from pipelines.steps import checks
+from pipelines.steps.dedup import DEFAULT_THRESHOLDS, GRANULARITIES, KEEP_RULES, DedupConfig
+
+D = DedupConfig()  # the defaults, written once in the config
+(DOC_T, DOC_C), (BOOK_T, BOOK_C) = DEFAULT_THRESHOLDS["document"], DEFAULT_THRESHOLDS["book"]
 
 
 def add_parsers(sub) -> None:
@@ -21,31 +27,32 @@ def add_parsers(sub) -> None:
     p.add_argument("--input", action="append", required=True, metavar="PATH",
                    help="a corpus shard folder, or a glob of .jsonl[.gz|.zst] or .warc.wet[.gz] files; repeatable")
     p.add_argument("--output", required=True, metavar="OUT")
-    p.add_argument("--granularity", choices=["document", "book"], default="document",
+    p.add_argument("--granularity", choices=GRANULARITIES, default=D.granularity,
                    help="document: near duplicates by Jaccard; book: a document is a duplicate when its "
                         "estimated containment in another reaches --threshold (LLaMA's books rule)")
-    p.add_argument("--threshold", type=fraction("--threshold", include_one=True), default=None,
-                   help="estimated Jaccard (documents, default 0.8) or containment (books, default 0.9) "
-                        "that makes a near duplicate")
-    p.add_argument("--candidate-threshold", type=fraction("--candidate-threshold", include_one=False), default=None,
-                   help="Jaccard at which LSH banding collides half the time; below --threshold for recall "
-                        "(default 0.6: 21 bands x 6 rows for 128 permutations; books 0.2: 64 x 2, since a "
-                        "book contained in a 3x longer one has Jaccard ~0.3)")
-    p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
-    p.add_argument("--ngram", type=int, default=5, help="words per shingle (default 5)")
-    p.add_argument("--seed", type=int, default=1, help="MinHash seed, as datasketch's (default 1)")
-    p.add_argument("--keep", choices=["perplexity", "longest", "first"], default="perplexity",
+    p.add_argument("--threshold", type=checked(float, lambda v: checks.fraction("--threshold", v, include_zero=False)),
+                   default=None, help=f"estimated Jaccard (documents, default {DOC_T}) or containment (books, "
+                                      f"default {BOOK_T}) that makes a near duplicate")
+    p.add_argument("--candidate-threshold", default=None,
+                   type=checked(float, lambda v: checks.fraction("--candidate-threshold", v, include_zero=False,
+                                                                 include_one=False)),
+                   help=f"Jaccard at which LSH banding collides half the time; below --threshold for recall "
+                        f"(default {DOC_C}: 21 bands x 6 rows for 128 permutations; books {BOOK_C}: 64 x 2, since a "
+                        f"book contained in a 3x longer one has Jaccard ~0.3)")
+    p.add_argument("--num-perm", type=int, default=D.num_perm, help=f"MinHash permutations (default {D.num_perm})")
+    p.add_argument("--ngram", type=int, default=D.ngram, help=f"words per shingle (default {D.ngram})")
+    p.add_argument("--seed", type=int, default=D.seed, help=f"MinHash seed, as datasketch's (default {D.seed})")
+    p.add_argument("--keep", choices=KEEP_RULES, default=D.keep,
                    help="which member of a cluster survives: lowest perplexity when present, else longest "
                         "(default); longest; first in input order. Ties: smallest id")
-    from pipelines.steps.ccnet import char_limit
-    from pipelines.steps.dedup import DEFAULT_MAX_CHARS
-    p.add_argument("--max-chars", type=char_limit, default=DEFAULT_MAX_CHARS,
+    p.add_argument("--max-chars", type=checked(int, lambda v: checks.char_count("--max-chars", v)),
+                   default=D.max_chars,
                    help=f"documents longer than this many characters are written unchanged without being "
                         f"compared (MinHash needs memory in proportion), counted in _stats.json under "
-                        f"not_compared (default {DEFAULT_MAX_CHARS:,})")
-    p.add_argument("--cc-rounds", type=int, default=12,
-                   help="large-star/small-star round pairs for connected components (default 12); the run "
-                        "fails, saying so, if they did not converge")
+                        f"not_compared (default {D.max_chars:,})")
+    p.add_argument("--cc-rounds", type=int, default=D.cc_rounds,
+                   help=f"large-star/small-star round pairs for connected components (default {D.cc_rounds}); the "
+                        f"run fails, saying so, if they did not converge")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
@@ -58,36 +65,22 @@ def add_parsers(sub) -> None:
 def run_dedup(args, beam_args: list[str]) -> int:
     from corpus.readers import input_kind
     from pipelines import dedup
-    from pipelines.steps.dedup import DedupConfig
 
-    book = args.granularity == "book"
-    if args.threshold is None:
-        args.threshold = 0.9 if book else 0.8
-    if args.candidate_threshold is None:
-        args.candidate_threshold = 0.2 if book else 0.6
-    for name in ("num_perm", "ngram", "cc_rounds"):
-        if getattr(args, name) < 1:
-            raise CLIError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not 0 <= args.seed < 2 ** 32:
-        raise CLIError(f"--seed must be within [0, 2**32), as datasketch's MinHash seeds are; got {args.seed}")
-    if not book and args.candidate_threshold > args.threshold:
-        raise CLIError(f"--candidate-threshold {args.candidate_threshold} is above --threshold {args.threshold}: "
-                       f"banding would miss pairs that verification accepts")
-    args.output = absolute(args.output)
     inputs = [absolute(i) for i in args.input]
-    try:
+    with user_errors(ValueError):
         units = dedup.plan_units(inputs, args.allow_incomplete)
         for _, path, _ in units:
             input_kind(path)
-    except (FileNotFoundError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
-    unreadable = unreadable_inputs([path for _, path, _ in units], args.strict)
-    folders = [i for i in inputs if "://" not in i and os.path.isdir(i)]
-    claim = claim_out(args.output, "dedup", dedup.output_patterns(units), args.overwrite, input_folders=folders,
-                   input_files=[path for _, path, _ in units])
-    cfg = DedupConfig(threshold=args.threshold, num_perm=args.num_perm, ngram=args.ngram, seed=args.seed,
-                      keep=args.keep, candidate_threshold=args.candidate_threshold, strict=args.strict,
-                      granularity=args.granularity, max_chars=args.max_chars)
-    return run_pipeline("dedup", len(units), args.output, beam_args, args.workers,
-                        lambda p: dedup.build_pipeline(p, units, args.output, cfg, args.cc_rounds, claim.run_id,
-                                                       unreadable), claim=claim)
+    paths = [path for _, path, _ in units]
+    cfg = DedupConfig(units=tuple(units), out=absolute(args.output),
+                      unreadable=tuple(unreadable_inputs(paths, args.strict).items()),
+                      granularity=args.granularity, threshold=args.threshold,
+                      candidate_threshold=args.candidate_threshold, num_perm=args.num_perm, ngram=args.ngram,
+                      seed=args.seed, keep=args.keep, strict=args.strict, max_chars=args.max_chars,
+                      cc_rounds=args.cc_rounds)
+    folders = [i for i in inputs if not is_url(i) and os.path.isdir(i)]
+    claim = claim_out(cfg.out, "dedup", dedup.output_patterns(units), args.overwrite, input_folders=folders,
+                      input_files=paths)
+    run_pipeline("dedup", len(units), cfg.out, beam_args, args.workers,
+                 lambda p: dedup.build_pipeline(p, cfg, claim.run_id), claim=claim)
+    return 0

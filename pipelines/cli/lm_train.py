@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from corpus.shards import IDENTIFIER
-from pipelines.cli.common import CLIError
+from pipelines.cli.common import CLIError, user_errors
 
 
 def add_parsers(sub) -> None:
@@ -31,10 +31,8 @@ def run_lm_train(args, beam_args: list[str]) -> int:
         raise CLIError(f"--lang {args.lang!r} is not a language code (letters, digits, _ or -)")
     if args.vocab_size < 10:
         raise CLIError(f"--vocab-size must be >= 10, got {args.vocab_size}")
-    try:
+    with user_errors(ValueError):
         sp, lm = train_language_models(args.lang, args.text, args.out, vocab_size=args.vocab_size,
                                        order=args.order, memory=args.memory)
-    except (FileNotFoundError, ValueError, UnicodeDecodeError) as exc:
-        raise CLIError(str(exc)) from None
     print(f"wrote {sp}\nwrote {lm}")
     return 0

@@ -13,6 +13,7 @@ from typing import Iterator
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from corpus import shards
+from corpus.paths import is_url
 
 
 def _count(folder: str) -> int:
@@ -25,7 +26,7 @@ def _count(folder: str) -> int:
 @contextmanager
 def file_progress(out: str, total: int, enabled: bool = True) -> Iterator[None]:
     """Show 'files processed k/N' for a run writing into local folder `out`."""
-    if not enabled or "://" in out:
+    if not enabled or is_url(out):
         yield
         return
     stop = threading.Event()

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from corpus.mixture import LLAMA_MIXTURE, Mixture, MixtureError, load_mixture
-from corpus.shards import IDENTIFIER, write_local_atomic
-from pipelines.cli.common import CLIError, absolute, claim_out, run_pipeline
+from corpus.mixture import LLAMA_MIXTURE, Mixture, load_mixture
+from corpus.paths import canonical, is_url
+from corpus.shards import IDENTIFIER
+from pipelines.cli.common import CLIError, absolute, claim_out, run_pipeline, user_errors
+from pipelines.tokenizer_train import TokenizerTrainConfig
 
 
 def _corpus_spec(value: str) -> tuple[str, str]:
@@ -52,19 +53,16 @@ def _corpus_and_mixture(args) -> tuple[dict[str, list[str]], Mixture, list[str]]
     seen: dict[str, str] = {}
     for source, folder in args.corpus:
         folder = absolute(folder).rstrip("/")
-        if "://" not in folder and not os.path.isdir(folder):
+        if not is_url(folder) and not os.path.isdir(folder):
             raise CLIError(f"--corpus {source}={folder}: no such folder")
-        key = folder if "://" in folder else os.path.realpath(folder)
+        key = canonical(folder)
         if (source, key) in seen:
             print(f"warning: --corpus {source}={folder} is the same folder as {seen[source, key]}; read once",
                   file=sys.stderr)
             continue
         seen[source, key] = folder
         corpus.setdefault(source, []).append(folder)
-    try:
-        mixture, warnings = load_mixture(args.mixture).restrict(sorted(corpus), args.renormalize)
-    except MixtureError as exc:
-        raise CLIError(str(exc)) from None
+    mixture, warnings = load_mixture(args.mixture).restrict(sorted(corpus), args.renormalize)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     return corpus, mixture, warnings
@@ -80,69 +78,35 @@ def add_tokenizer_train_parser(sub) -> None:
                            "fallback, identity normalisation, dummy prefix, whitespace kept. Writes --out "
                            "(.model), its .vocab and a .json record of the sample. Unknown --flags go to Beam."))
     _add_corpus_args(p)
-    p.add_argument("--vocab-size", type=int, default=32000, help="exact vocabulary size (default 32000, as LLaMA)")
-    p.add_argument("--sample-docs", type=int, default=200_000,
-                   help="documents to train on (default 200,000). SentencePiece holds every sampled line in "
-                        "memory: measured ~0.65 GB and 10 s per 20,000 web documents for 32k pieces")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    d = {f.name: f.default for f in dataclasses.fields(TokenizerTrainConfig)}
+    p.add_argument("--vocab-size", type=int, default=d["vocab_size"],
+                   help=f"exact vocabulary size (default {d['vocab_size']}, as LLaMA)")
+    p.add_argument("--sample-docs", type=int, default=d["sample_docs"],
+                   help=f"documents to train on (default {d['sample_docs']:,}). SentencePiece holds every sampled "
+                        f"line in memory: measured ~0.65 GB and 10 s per 20,000 web documents for 32k pieces")
+    p.add_argument("--seed", type=int, default=d["seed"], help=f"sampling seed (default {d['seed']})")
     p.add_argument("--threads", type=int, default=None, help="SentencePiece training threads (default: cores)")
     p.add_argument("--out", required=True, metavar="TOK.model", help="model file to write")
     p.set_defaults(func=run_tokenizer_train)
 
 
 def run_tokenizer_train(args, beam_args: list[str]) -> int:
-    from corpus.sampling import source_quotas
-    from pipelines import tokenize, tokenizer_train
-    from tokenizer.train import LLAMA_SETTINGS, train_tokenizer
+    from pipelines import tokenizer_train
 
-    if args.vocab_size < 300:
-        raise CLIError(f"--vocab-size must be >= 300 (256 byte pieces + specials + merges), got {args.vocab_size}")
-    if args.sample_docs < 1:
-        raise CLIError(f"--sample-docs must be >= 1, got {args.sample_docs}")
-    if "://" in args.out:
-        raise CLIError("--out must be a local path (copy the model to remote storage afterwards)")
     corpus, mixture, warnings = _corpus_and_mixture(args)
-    try:
-        units = tokenize.plan_units(corpus, args.allow_incomplete)
-    except FileNotFoundError as exc:
-        raise CLIError(str(exc)) from None
-    quotas = source_quotas(args.sample_docs, {s: w.proportion for s, w in mixture.sources.items()})
-    out = Path(args.out).resolve()
-    if out.is_dir():
-        raise CLIError(f"--out {out} is a folder; give the model file to write, e.g. {out}/tok.model")
-    _refuse_overlap(str(out), [f for folders in corpus.values() for f in folders], [])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.sample-", dir=out.parent))
-    try:
-        run_pipeline("tokenizer-train (sampling)", len(units), str(scratch), beam_args, args.workers,
-                     lambda p: tokenizer_train.build_sampling(p, units, quotas, args.seed, args.bucket, str(scratch)),
-                     summary=False)
-        sample = json.loads((scratch / "_sample.json").read_text())
-        for source, quota in sorted(quotas.items()):
-            got = sample["sources"].get(source, {}).get("documents", 0)
-            if got < quota:
-                warnings.append(f"source {source}: asked for {quota:,} documents, it has only {got:,}")
-                print(f"warning: {warnings[-1]}", file=sys.stderr)
-        files = sorted(scratch.glob("sample-*.txt"))
-        lines = sum(s["lines"] for s in sample["sources"].values())
-        print(f"tokenizer-train: training SentencePiece BPE ({args.vocab_size:,} pieces) on {lines:,} lines "
-              f"of {sum(s['documents'] for s in sample['sources'].values()):,} documents", file=sys.stderr, flush=True)
-        try:
-            train_tokenizer(files, args.vocab_size, out, threads=args.threads)
-        except RuntimeError as exc:
-            message = str(exc).strip()
-            hint = ("raise --vocab-size: every character covering 99.995% of the sample needs a piece"
-                    if "required_chars" in message else "lower --vocab-size or raise --sample-docs")
-            raise CLIError(f"SentencePiece training failed: {message} ({hint})") from None
-        record = {"vocab_size": args.vocab_size, "seed": args.seed, "mixture": mixture.path,
-                  "proportions": {s: w.proportion for s, w in mixture.sources.items()},
-                  "buckets": sorted(args.bucket) if args.bucket else None, "quotas": quotas,
-                  "sample": sample["sources"], "settings": LLAMA_SETTINGS, "warnings": warnings,
-                  "corpus": {s: folders for s, folders in sorted(corpus.items())}}
-        write_local_atomic(out.with_suffix(".json"), (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    print(f"wrote {out} ({args.vocab_size:,} pieces), {out.with_suffix('.vocab')}, {out.with_suffix('.json')}")
+    cfg = tokenizer_train.TokenizerTrainConfig(
+        corpus=tuple((s, tuple(f)) for s, f in corpus.items()), mixture=mixture, out=str(Path(args.out).resolve()),
+        vocab_size=args.vocab_size, sample_docs=args.sample_docs, seed=args.seed, threads=args.threads,
+        buckets=args.bucket, allow_incomplete=args.allow_incomplete, warnings=tuple(warnings))
+
+    def run(build, n_inputs: int, scratch: str):
+        return run_pipeline("tokenizer-train (sampling)", n_inputs, scratch, beam_args, args.workers, build,
+                            summary=False)
+
+    with user_errors(tokenizer_train.TrainingFailed):
+        tokenizer_train.train(cfg, run, say=lambda line: print(line, file=sys.stderr, flush=True))
+    out = Path(cfg.out)
+    print(f"wrote {out} ({cfg.vocab_size:,} pieces), {out.with_suffix('.vocab')}, {out.with_suffix('.json')}")
     return 0
 
 
@@ -168,42 +132,25 @@ def add_tokenize_parser(sub) -> None:
 
 
 def run_tokenize(args, beam_args: list[str]) -> int:
-    from pipelines import fileio, tokenize
-    from tokenizer.shards import MIXTURE_FILE
+    from pipelines import tokenize
 
-    args.tokenizer = absolute(args.tokenizer)
-    args.out = absolute(args.out)
-    if not os.path.isfile(args.tokenizer):
-        raise CLIError(f"--tokenizer {args.tokenizer} does not exist")
-    if args.token_budget is not None and args.token_budget < 1:
-        raise CLIError(f"--token-budget must be positive, got {args.token_budget}")
-    _check_tokenizer(args.tokenizer)
+    tokenizer = absolute(args.tokenizer)
+    if not os.path.isfile(tokenizer):
+        raise CLIError(f"--tokenizer {tokenizer} does not exist")
+    _check_tokenizer(tokenizer)
     corpus, mixture, warnings = _corpus_and_mixture(args)
-    try:
-        units = tokenize.plan_units(corpus, args.allow_incomplete)
-    except FileNotFoundError as exc:
-        raise CLIError(str(exc)) from None
-    claim = claim_out(args.out, "tokenize", tokenize.output_patterns(sorted(corpus)), args.overwrite,
-                   input_folders=[f for folders in corpus.values() for f in folders],
-                   input_files=[args.tokenizer, args.mixture])
-    cfg = tokenize.TokenizeConfig(tokenizer=args.tokenizer, buckets=args.bucket, threads=args.encode_threads,
+    cfg = tokenize.TokenizeConfig(units=tuple(tokenize.plan_units(corpus, args.allow_incomplete)),
+                                  out=absolute(args.out), tokenizer=tokenizer, mixture=mixture,
+                                  warnings=tuple(warnings), buckets=args.bucket, threads=args.encode_threads,
                                   token_budget=args.token_budget)
-    rc = run_pipeline("tokenize", len(units), args.out, beam_args, args.workers,
-                      lambda p: tokenize.build_pipeline(p, units, args.out, cfg, mixture, warnings, claim.run_id),
-                      claim=claim)
-    doc = json.loads(fileio.read_bytes(fileio.join(args.out, MIXTURE_FILE)))
-    for w in doc["warnings"][len(warnings):]:
+    claim = claim_out(cfg.out, "tokenize", tokenize.output_patterns(cfg.sources()), args.overwrite,
+                      input_folders=[f for folders in corpus.values() for f in folders],
+                      input_files=[tokenizer, args.mixture])
+    result = run_pipeline("tokenize", len(cfg.units), cfg.out, beam_args, args.workers,
+                          lambda p: tokenize.build_pipeline(p, cfg, claim.run_id), claim=claim)
+    for w in tokenize.plan_warnings(cfg, result):
         print(f"warning: {w}", file=sys.stderr)
-    return rc
-
-
-def _refuse_overlap(out: str, folders: list[str], files: list[str]) -> None:
-    from pipelines.outdir import OutputRefused, check_overlap
-
-    try:
-        check_overlap(out, folders, files)
-    except OutputRefused as exc:
-        raise CLIError(str(exc)) from None
+    return 0
 
 
 def _check_tokenizer(path: str) -> None:
@@ -239,11 +186,9 @@ def run_stats(args, beam_args: list[str]) -> int:
 
     if beam_args:
         raise CLIError(f"stats does not take {' '.join(beam_args)}")
-    try:
+    with user_errors(ValueError):
         summary = stats_report.summarise(args.path, progress=not args.json and sys.stderr.isatty(),
                                          verify=args.verify, allow_incomplete=args.allow_incomplete)
-    except (FileNotFoundError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
     if args.json:
         print(json.dumps(summary, indent=1, sort_keys=True))
     else:

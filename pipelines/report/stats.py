@@ -14,6 +14,7 @@ from rich.table import Table
 
 from corpus import shards
 from corpus.integrity import CheckedFolder, check_complete, find_root
+from corpus.paths import is_url
 from corpus.shards import local_parquet_files, write_local_atomic
 from corpus.summary import summarise_corpus
 from pipelines.report import svg_charts
@@ -28,7 +29,7 @@ def summarise(path: str, progress: bool = False, verify: bool = False, allow_inc
 
     Shard folders must be finished llamapipe outputs whose files match their manifest (sizes;
     sha256 too with `verify`), unless `allow_incomplete`."""
-    if "://" in path:
+    if is_url(path):
         raise ValueError(f"stats reads local folders; copy {path} here first")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such folder")

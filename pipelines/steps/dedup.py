@@ -19,15 +19,15 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from corpus import stats as st
-from corpus.document import Document
+from corpus.counters import Counters
+from corpus.document import Document, address, file_of, row_of
 from corpus.normalize import normalize_lines_for_dedup
 from corpus.readers import read_documents
-from corpus.wet import Fault, MalformedInput, report_fault
+from corpus.wet import MalformedInput
 from dedup.lsh import band_keys, choose_bands, verified
 from dedup.minhash import MinHasher, shingle_hashes
-
-ROW_BITS = 32
+from pipelines.steps import checks
+from pipelines.steps.chain import read_rows
 KEEP_RULES = ("perplexity", "longest", "first")
 LOG = logging.getLogger("llamapipe.dedup")
 # MinHash needs ~12 bytes of memory per character (~120 MB here); longer documents (a few rare
@@ -35,19 +35,54 @@ LOG = logging.getLogger("llamapipe.dedup")
 DEFAULT_MAX_CHARS = 10_000_000
 
 
+GRANULARITIES = ("document", "book")
+# (threshold, candidate threshold) per granularity: documents by Jaccard (0.6 collides 21 bands x 6
+# rows for 128 permutations); books by containment, where a book inside a 3x longer one has Jaccard ~0.3.
+DEFAULT_THRESHOLDS = {"document": (0.8, 0.6), "book": (0.9, 0.2)}
+
+
 @dataclasses.dataclass(frozen=True)
 class DedupConfig:
-    """Everything that decides which documents survive."""
+    """Everything that decides a dedup run's output: which documents survive and where they go.
 
-    threshold: float = 0.8
+    `units` are (file index, input path, output path relative to `out`); `unreadable` the indexes
+    (with why) of inputs that cannot be opened. `threshold` and `candidate_threshold` left None
+    take the granularity's defaults (DEFAULT_THRESHOLDS).
+    """
+
+    units: tuple[tuple[int, str, str], ...] = ()
+    out: str = ""
+    unreadable: tuple[tuple[int, str], ...] = ()
+    granularity: str = "document"
+    threshold: Optional[float] = None
+    candidate_threshold: Optional[float] = None
     num_perm: int = 128
     ngram: int = 5
     seed: int = 1
     keep: str = "perplexity"
-    candidate_threshold: float = 0.6
     strict: bool = False
-    granularity: str = "document"
     max_chars: int = DEFAULT_MAX_CHARS
+    cc_rounds: int = 12
+
+    def __post_init__(self):
+        checks.one_of("--granularity", self.granularity, GRANULARITIES)
+        threshold, candidate = DEFAULT_THRESHOLDS[self.granularity]
+        if self.threshold is None:
+            object.__setattr__(self, "threshold", threshold)
+        if self.candidate_threshold is None:
+            object.__setattr__(self, "candidate_threshold", candidate)
+        checks.fraction("--threshold", self.threshold, include_zero=False)
+        checks.fraction("--candidate-threshold", self.candidate_threshold, include_zero=False, include_one=False)
+        for flag, value in (("--num-perm", self.num_perm), ("--ngram", self.ngram), ("--cc-rounds", self.cc_rounds)):
+            checks.at_least(flag, value, 1)
+        if not 0 <= self.seed < 2 ** 32:
+            raise checks.ConfigError(f"--seed must be within [0, 2**32), as datasketch's MinHash seeds are; "
+                                     f"got {self.seed}")
+        checks.one_of("--keep", self.keep, KEEP_RULES)
+        checks.char_count("--max-chars", self.max_chars)
+        if self.granularity == "document" and self.candidate_threshold > self.threshold:
+            raise checks.ConfigError(f"--candidate-threshold {self.candidate_threshold} is above --threshold "
+                                     f"{self.threshold}: banding would miss pairs that verification accepts")
 
     def compared(self, doc: Document) -> bool:
         """Whether a document is short enough to be compared (exact and MinHash)."""
@@ -56,30 +91,23 @@ class DedupConfig:
     def bands(self) -> tuple[int, int]:
         return choose_bands(self.num_perm, self.candidate_threshold)
 
-
-def node_of(file_idx: int, row: int) -> int:
-    return (file_idx << ROW_BITS) | row
-
-
-def file_of(node: int) -> int:
-    return node >> ROW_BITS
-
-
-def row_of(node: int) -> int:
-    return node & ((1 << ROW_BITS) - 1)
+    def run_info(self) -> dict:
+        """The run section of `_stats.json`."""
+        bands, rows = self.bands()
+        return {"inputs": len(self.units), "threshold": self.threshold, "num_perm": self.num_perm,
+                "ngram": self.ngram, "seed": self.seed, "keep": self.keep,
+                "candidate_threshold": self.candidate_threshold, "lsh_bands": bands, "lsh_rows": rows,
+                "cc_rounds": self.cc_rounds, "granularity": self.granularity, "max_chars": self.max_chars}
 
 
-def load(data: bytes, path: str, cfg: DedupConfig, stats: Optional[dict] = None) -> Iterator[tuple[int, Document]]:
-    """(row, Document) of one input file; faults are counted (or raised in strict mode)."""
-    row = 0
-    for item in read_documents(data, path):
-        if isinstance(item, Fault):
-            report_fault(item, path, cfg.strict, stats, LOG)
-            continue
-        if stats is not None:
-            st.count_read(stats, 1, *st.text_units(item.text))
-        yield row, item
-        row += 1
+def load(data: bytes, path: str, cfg: DedupConfig, counters: Optional[Counters] = None
+         ) -> Iterator[tuple[int, Document]]:
+    """(row, Document) of one input file; faults are counted (or raised in strict mode), documents
+    counted as read into `counters` when given."""
+    for row, doc in read_rows(read_documents(data, path), path, cfg.strict, counters, LOG):
+        if counters is not None:
+            counters.read(doc)
+        yield row, doc
 
 
 def exact_key(text: str) -> bytes:
@@ -121,7 +149,7 @@ def exact_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig) -> It
     """Exact-stage entries of a file: (exact key, (node, keep key, doc id)) per document within
     `max_chars`, and (id key, (id node, keep key, doc id, content key, path)) per document with an id."""
     for row, doc in load(data, path, cfg):
-        node = node_of(file_idx, row)
+        node = address(file_idx, row)
         key = keep_key(doc, node, cfg.keep)
         content = exact_key(doc.text) if cfg.compared(doc) else raw_key(doc.text)
         if cfg.compared(doc):
@@ -148,17 +176,23 @@ def id_decisions(members: list[tuple]) -> Iterator[tuple[int, tuple[int, str, st
             yield file_of(node), (row_of(node), "duplicate_id", m[2])
 
 
+def keep_best(members: list[tuple], dropped_as: str) -> Iterator[tuple[int, tuple[int, str, str]]]:
+    """For a group of (node, keep key, doc id): (file index, (row, 'kept'|`dropped_as`, cluster id))
+    per member; the member with the smallest keep key is kept and names the cluster."""
+    best = min(members, key=lambda m: m[1])
+    for node, *_ in members:
+        yield file_of(node), (row_of(node), "kept" if node == best[0] else dropped_as, best[2])
+
+
 def exact_decisions(members: list[tuple]) -> Iterator[tuple[int, tuple[int, str, str]]]:
-    """For an exact group of 2+: (file index, (row, 'kept'|'exact_duplicate', cluster id));
-    for an id group (id entries) see `id_decisions`."""
+    """For an exact group of 2+: `keep_best` as 'exact_duplicate'; for an id group (id entries) see
+    `id_decisions`."""
     if len(members) < 2:
         return
     if members[0][0] < 0:
         yield from id_decisions(members)
         return
-    best = min(members, key=lambda m: m[1])
-    for node, _, _ in members:
-        yield file_of(node), (row_of(node), "kept" if node == best[0] else "exact_duplicate", best[2])
+    yield from keep_best(members, "exact_duplicate")
 
 
 _PRIORITY = {"duplicate_id": -1, "exact_duplicate": 0, "near_duplicate": 1, "kept": 2}
@@ -184,7 +218,7 @@ def band_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig, droppe
     for row, doc in load(data, path, cfg):
         if row in dropped_rows or not cfg.compared(doc):
             continue
-        node = node_of(file_idx, row)
+        node = address(file_idx, row)
         hashes = shingle_hashes(doc.text, cfg.ngram)
         if not hashes.size:
             continue  # no words: nothing to compare (exact dedup already merged such documents)
@@ -218,17 +252,15 @@ def verify_halves(node: int, halves_and_sig: dict, threshold: float, granularity
 
 
 def cluster_decisions(members: list[tuple[int, tuple, str]]) -> Iterator[tuple[int, tuple[int, str, str]]]:
-    """For one near-duplicate cluster: (file index, (row, 'kept'|'near_duplicate', cluster id))."""
-    best = min(members, key=lambda m: m[1])
-    for node, _, _ in members:
-        yield file_of(node), (row_of(node), "kept" if node == best[0] else "near_duplicate", best[2])
+    """For one near-duplicate cluster: `keep_best` as 'near_duplicate'."""
+    yield from keep_best(members, "near_duplicate")
 
 
 @dataclasses.dataclass
 class WriteResult:
     documents: list[Document]
     clusters: list[dict]
-    stats: dict
+    counters: Counters
 
 
 def apply_decisions(data: bytes, path: str, cfg: DedupConfig, decisions: dict[int, tuple[str, str]]
@@ -236,25 +268,24 @@ def apply_decisions(data: bytes, path: str, cfg: DedupConfig, decisions: dict[in
     """Drop the rows decided as duplicates; cluster rows for every document in a cluster.
 
     A `duplicate_id` copy gets no cluster row (the copy that keeps its id speaks for it);
-    documents too long to compare are written and counted under stats["not_compared"]["too_long"].
+    documents too long to compare are written and tallied under not_compared/too_long.
     """
-    stats = st.empty_stats()
+    counters = Counters()
     kept: list[Document] = []
     clusters: list[dict] = []
-    for row, doc in load(data, path, cfg, stats):
+    for row, doc in load(data, path, cfg, counters):
         reason, cluster = decisions.get(row, ("", ""))
         if reason == "duplicate_id":
-            st.count_dropped(stats, reason, 1, *st.text_units(doc.text))
+            counters.drop(reason, doc)
             continue
         if not cfg.compared(doc):
-            not_compared = stats.setdefault("not_compared", {})
-            not_compared["too_long"] = not_compared.get("too_long", 0) + 1
+            counters.tally("not_compared", "too_long", 1)
         if cluster:
             clusters.append({"id": doc.id, "cluster_id": cluster, "kept": reason == "kept",
                              "reason": reason})
         if reason in ("exact_duplicate", "near_duplicate"):
-            st.count_dropped(stats, reason, 1, *st.text_units(doc.text))
+            counters.drop(reason, doc)
             continue
-        st.count_written(stats, 1, *st.text_units(doc.text))
+        counters.write(doc)
         kept.append(doc)
-    return WriteResult(kept, clusters, stats)
+    return WriteResult(kept, clusters, counters)

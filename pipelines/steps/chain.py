@@ -1,0 +1,111 @@
+"""A recipe is an ordered list of named steps run over batches of one file's documents.
+
+A step takes a `Batch` and the file's `Counters` and returns the documents that go on; each
+step owns one drop reason (its `name`) and counts what it drops, so a new filter (C4 rules,
+Gopher rules, a quality classifier) is one small class plus one line in a recipe. Batches let
+steps call the batch APIs of fastText, SentencePiece and KenLM. `run_steps` counts every
+document read and every document written, so `read == written + sum(dropped)` holds by
+construction for steps that only drop what they count.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence, Union
+
+from corpus.counters import Counters, Units
+from corpus.document import Document
+from corpus.wet import Fault, MalformedInput
+
+DEFAULT_BATCH = 256
+
+
+@dataclasses.dataclass
+class Batch:
+    """Documents of one file in flight, with their row (ordinal in the file) and current size."""
+
+    docs: list[Document]
+    rows: list[int]
+    units: list[Units]
+
+    @classmethod
+    def of(cls, rows_and_docs: Sequence[tuple[int, Document]]) -> "Batch":
+        return cls([d for _, d in rows_and_docs], [r for r, _ in rows_and_docs],
+                   [Units.of(d.text) for _, d in rows_and_docs])
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def select(self, keep: Sequence[bool]) -> "Batch":
+        """The documents where `keep` is true, in order."""
+        return Batch([d for d, k in zip(self.docs, keep) if k], [r for r, k in zip(self.rows, keep) if k],
+                     [u for u, k in zip(self.units, keep) if k])
+
+
+class Step(Protocol):
+    """One named step of a recipe: `name` is the drop reason it owns."""
+
+    name: str
+
+    def __call__(self, batch: Batch, counters: Counters) -> Batch: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Filter:
+    """A step that only keeps or drops: `keep(batch)` says which documents go on; the others count
+    under `name`."""
+
+    name: str
+    keep: Callable[[Batch], Sequence[bool]]
+
+    def __call__(self, batch: Batch, counters: Counters) -> Batch:
+        return drop_where_not(self.name, batch, self.keep(batch), counters)
+
+
+def drop_where_not(reason: str, batch: Batch, keep: Sequence[bool], counters: Counters) -> Batch:
+    """Count the documents where `keep` is false as dropped for `reason`; return the others."""
+    for u, k in zip(batch.units, keep):
+        if not k:
+            counters.drop(reason, u)
+    return batch.select(keep)
+
+
+def read_rows(items: Iterable[Union[Document, Fault]], path: str, strict: bool,
+              counters: Optional[Counters], log: logging.Logger) -> Iterator[tuple[int, Document]]:
+    """(row, document) of a reader's output, rows numbering documents from 0 in file order; a fault
+    raises MalformedInput naming file and offset in strict mode, else is logged and counted."""
+    row = 0
+    for item in items:
+        if isinstance(item, Fault):
+            if strict:
+                raise MalformedInput(f"{path} at byte {item.offset}: {item.error}")
+            if counters is not None:
+                log.warning("malformed input: %s at byte %d: %s", path, item.offset, item.error)
+                counters.malformed(path, item.offset, item.error)
+            continue
+        yield row, item
+        row += 1
+
+
+def batches(rows: Iterable[tuple[int, Document]], size: int = DEFAULT_BATCH) -> Iterator[Batch]:
+    """Consecutive batches of at most `size` documents."""
+    it = iter(rows)
+    while chunk := list(itertools.islice(it, size)):
+        yield Batch.of(chunk)
+
+
+def run_steps(rows: Iterable[tuple[int, Document]], steps: Sequence[Step], counters: Counters,
+              batch_size: int = DEFAULT_BATCH) -> Iterator[Batch]:
+    """Each batch after every step, its survivors counted as written (and every document as read)."""
+    for batch in batches(rows, batch_size):
+        for u in batch.units:
+            counters.read(u)
+        for step in steps:
+            if not batch:
+                break
+            batch = step(batch, counters)
+        for u in batch.units:
+            counters.write(u)
+        if batch:
+            yield batch
