@@ -7,7 +7,6 @@ epochs, and the plan for the token budget), then _stats.json, _manifest.json and
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 from pathlib import Path
@@ -24,43 +23,12 @@ from corpus.mixture import Mixture, plan_budget
 from corpus.wet import MalformedInput
 from pipelines import fileio, runner
 from pipelines.commit import commit
-from pipelines.steps import checks
+from pipelines.steps.tokenize import TokenizeConfig
 from tokenizer.encode import encode_table
 from tokenizer.shards import FORMAT, MIXTURE_FILE, part_stem, shard_bytes, token_dtype
 
 
 METRICS = "tokenize-tokens"
-
-
-@dataclasses.dataclass(frozen=True)
-class TokenizeConfig:
-    """Everything that decides a tokenize run's output.
-
-    `units` are (source, part index, Parquet path) from `plan_units`; `mixture` is already
-    restricted to the sources, and `warnings` say what restricting it changed.
-    """
-
-    units: tuple[tuple[str, int, str], ...]
-    out: str
-    tokenizer: str
-    mixture: Mixture
-    warnings: tuple[str, ...] = ()
-    buckets: Optional[frozenset[str]] = None
-    threads: int = 1
-    token_budget: Optional[int] = None
-
-    def __post_init__(self):
-        checks.at_least("--encode-threads", self.threads, 1)
-        if self.token_budget is not None:
-            checks.at_least("--token-budget", self.token_budget, 1)
-
-    def run_info(self) -> dict:
-        """The run section of `_stats.json`."""
-        return {"files": len(self.units), "tokenizer": self.tokenizer, "mixture": self.mixture.path,
-                "buckets": sorted(self.buckets) if self.buckets else None, "token_budget": self.token_budget}
-
-    def sources(self) -> list[str]:
-        return sorted({source for source, _, _ in self.units})
 
 
 def plan_units(corpus: dict[str, list[str]], allow_incomplete: bool = False) -> list[tuple[str, int, str]]:

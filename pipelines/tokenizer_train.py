@@ -8,7 +8,6 @@ comes back to `train` as Beam counters, so it works the same on every runner.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -20,14 +19,12 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.runners.runner import PipelineResult
 
-from corpus.mixture import Mixture
-from corpus.paths import is_url
 from corpus.sampling import sample_key, source_quotas
 from corpus.shards import write_local_atomic
 from corpus.wet import MalformedInput
 from pipelines import fileio, runner, tokenize
 from pipelines.outdir import check_overlap
-from pipelines.steps import checks
+from pipelines.steps.tokenizer_train import TokenizerTrainConfig, TrainingFailed
 from pipelines.tokenize import read_shard
 from tokenizer.train import LLAMA_SETTINGS, train_tokenizer
 
@@ -101,36 +98,6 @@ def sample_summary(result: PipelineResult) -> dict[str, dict[str, int]]:
         source, unit = name.rsplit("/", 1)
         summary.setdefault(source, {"documents": 0, "lines": 0, "chars": 0})[unit] = n
     return dict(sorted(summary.items()))
-
-
-@dataclasses.dataclass(frozen=True)
-class TokenizerTrainConfig:
-    """Everything that decides the tokenizer: corpus folders per source, the mixture they are sampled
-    by (already restricted to those sources), the sample and the vocabulary."""
-
-    corpus: tuple[tuple[str, tuple[str, ...]], ...]
-    mixture: Mixture
-    out: str
-    vocab_size: int = 32000
-    sample_docs: int = 200_000
-    seed: int = 0
-    threads: Optional[int] = None
-    buckets: Optional[frozenset[str]] = None
-    allow_incomplete: bool = False
-    warnings: tuple[str, ...] = ()
-
-    def __post_init__(self):
-        checks.at_least("--vocab-size", self.vocab_size, 300)
-        checks.at_least("--sample-docs", self.sample_docs, 1)
-        if is_url(self.out):
-            raise checks.ConfigError("--out must be a local path (copy the model to remote storage afterwards)")
-        if Path(self.out).is_dir():
-            raise checks.ConfigError(f"--out {self.out} is a folder; give the model file to write, "
-                                     f"e.g. {self.out}/tok.model")
-
-
-class TrainingFailed(ValueError):
-    """SentencePiece could not train on the sample; the message says which flag to change."""
 
 
 def train(cfg: TokenizerTrainConfig, run: Callable[..., PipelineResult],
