@@ -1,8 +1,8 @@
 """`llamapipe lm-train`: a language's SentencePiece + KenLM perplexity models from reference text."""
 from __future__ import annotations
 
-from corpus.shards import IDENTIFIER
 from pipelines.cli.common import CLIError, user_errors
+from pipelines.steps import checks
 
 
 def add_parsers(sub) -> None:
@@ -27,10 +27,9 @@ def run_lm_train(args, beam_args: list[str]) -> int:
 
     if beam_args:
         raise CLIError(f"lm-train does not take {' '.join(beam_args)}")
-    if not IDENTIFIER.match(args.lang):
-        raise CLIError(f"--lang {args.lang!r} is not a language code (letters, digits, _ or -)")
-    if args.vocab_size < 10:
-        raise CLIError(f"--vocab-size must be >= 10, got {args.vocab_size}")
+    checks.languages("--lang", [args.lang])
+    checks.at_least("--vocab-size", args.vocab_size, 10)
+    checks.at_least("--order", args.order, 1)
     with user_errors(ValueError):
         sp, lm = train_language_models(args.lang, args.text, args.out, vocab_size=args.vocab_size,
                                        order=args.order, memory=args.memory)
