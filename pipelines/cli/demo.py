@@ -13,7 +13,7 @@ from pathlib import Path
 from filters.perplexity import model_paths
 from pipelines import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "data" / "sample" / "wet"
 REFERENCE = ROOT / "tests" / "data" / "reference"
 DEMO_LANGS = ("de", "en", "fr")

@@ -1,7 +1,9 @@
-"""The CCNet web pipeline's per-file steps as plain functions (no Beam), so they run anywhere.
+"""The CCNet web pipeline's config, named steps and recipe (no Beam), so they run anywhere.
 
-pipelines/ccnet.py wires them: hash lines of every file, decide duplicate lines per hash
-shard, then process each file (apply dedup, LID, perplexity), then bucket and write.
+The recipe: too_short, too_long, duplicate_line, empty_after_dedup, lid_below_threshold,
+lang_not_selected (with `langs`), perplexity. pipelines/ccnet.py wires it: pass 1 hashes the lines
+of each file's admitted documents, the shuffle decides duplicate lines per hash shard, pass 2 runs
+each file through the recipe, then documents are bucketed by perplexity and written.
 """
 from __future__ import annotations
 
