@@ -8,17 +8,19 @@ epochs, and the plan for the token budget), then _stats.json, _manifest.json and
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsList
 from apache_beam.runners.runner import PipelineResult
 
 from corpus import shards
+from corpus.counters import Counters
 from corpus.mixture import Mixture, plan_budget
 from corpus.wet import MalformedInput
 from pipelines import fileio, runner
@@ -49,14 +51,19 @@ def output_patterns(sources: list[str]) -> list[str]:
     return [MIXTURE_FILE] + [f"{s}/part-*{ext}" for s in sources for ext in (".bin", ".idx")]
 
 
-def read_shard(path: str, columns: list[str]):
-    """The named columns of a corpus shard (those it has); unreadable files name themselves."""
+def shard_row_groups(path: str, columns: list[str]) -> Iterator[pa.Table]:
+    """The named columns (those it has) of a corpus shard, one row group at a time, so a worker holds
+    one row group of text, not the shard; an unreadable file names itself (MalformedInput)."""
     try:
-        pf = pq.ParquetFile(io.BytesIO(fileio.read_bytes(path)))
-        have = [c for c in columns if c in pf.schema_arrow.names]
-        if "text" in columns and "text" not in have:
-            raise MalformedInput(f"{path}: Parquet file has no 'text' column")
-        return pf.read(columns=have)
+        with fileio.open_raw(path) as f:
+            pf = pq.ParquetFile(f)
+            have = [c for c in columns if c in pf.schema_arrow.names]
+            if "text" in columns and "text" not in have:
+                raise MalformedInput(f"{path}: Parquet file has no 'text' column")
+            if not pf.num_row_groups:
+                yield pf.schema_arrow.empty_table().select(have)
+            for i in range(pf.num_row_groups):
+                yield pf.read_row_group(i, columns=have)
     except MalformedInput:
         raise
     except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
@@ -78,8 +85,16 @@ class TokenizeFileFn(beam.DoFn):
 
     def process(self, unit):
         source, part, path = unit
-        table = read_shard(path, ["text", "bucket"])
-        tokens, offsets, counters = encode_table(self.sp, table, self.cfg.buckets, self.cfg.threads)
+        counters, token_parts, lengths = Counters(), [], []
+        for table in shard_row_groups(path, ["text", "bucket"]):
+            tokens, offsets, group_counters = encode_table(self.sp, table, self.cfg.buckets, self.cfg.threads)
+            counters += group_counters
+            token_parts.append(tokens)
+            lengths.append(np.diff(offsets))
+        tokens = np.concatenate(token_parts) if token_parts else np.zeros(0, np.uint32)
+        offsets = np.zeros(sum(len(n) for n in lengths) + 1, dtype=np.int64)
+        if lengths:
+            np.cumsum(np.concatenate(lengths), out=offsets[1:])
         bin_data, idx_data = shard_bytes(tokens, offsets, self.dtype)
         stem = f"{source}/{part_stem(part)}"
         docs = len(offsets) - 1

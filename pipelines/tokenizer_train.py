@@ -8,6 +8,7 @@ comes back to `train` as Beam counters, so it works the same on every runner.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ from corpus.wet import MalformedInput
 from pipelines import fileio, runner, tokenize
 from pipelines.outdir import check_overlap
 from pipelines.steps.tokenizer_train import TokenizerTrainConfig, TrainingFailed
-from pipelines.tokenize import read_shard
+from pipelines.tokenize import shard_row_groups
 from tokenizer.train import LLAMA_SETTINGS, train_tokenizer
 
 METRICS = "tokenizer-train-sample"
@@ -43,14 +44,16 @@ class KeysFn(beam.DoFn):
 
     def process(self, unit):
         idx, (source, _, path) = unit
-        table = read_shard(path, ["id", "bucket"])
-        if "id" not in table.column_names:
-            raise MalformedInput(f"{path}: Parquet file has no 'id' column")
-        ids = table.column("id").to_pylist()
-        bucket = table.column("bucket").to_pylist() if "bucket" in table.column_names else [None] * len(ids)
-        for row, (doc_id, b) in enumerate(zip(ids, bucket)):
-            if self.buckets is None or (b or "all") in self.buckets:
-                yield source, (sample_key(self.seed, doc_id), idx, row)
+        row = 0
+        for table in shard_row_groups(path, ["id", "bucket"]):
+            if "id" not in table.column_names:
+                raise MalformedInput(f"{path}: Parquet file has no 'id' column")
+            ids = table.column("id").to_pylist()
+            bucket = table.column("bucket").to_pylist() if "bucket" in table.column_names else [None] * len(ids)
+            for doc_id, b in zip(ids, bucket):
+                if self.buckets is None or (b or "all") in self.buckets:
+                    yield source, (sample_key(self.seed, doc_id), idx, row)
+                row += 1
 
 
 class WriteSampleFn(beam.DoFn):
@@ -62,8 +65,13 @@ class WriteSampleFn(beam.DoFn):
     def process(self, item):
         idx, rows = item
         source, _, path = self.units[idx]
-        texts = read_shard(path, ["text"]).column("text").to_pylist()
-        lines = [line for row in sorted(rows) for line in (texts[row] or "").split("\n") if line.strip()]
+        wanted, lines, start = sorted(rows), [], 0
+        for table in shard_row_groups(path, ["text"]):
+            end = start + table.num_rows
+            texts = table.column("text")
+            for row in wanted[bisect.bisect_left(wanted, start):bisect.bisect_left(wanted, end)]:
+                lines += [line for line in (texts[row - start].as_py() or "").split("\n") if line.strip()]
+            start = end
         data = ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
         fileio.write_atomic(os.path.join(self.scratch, sample_name(idx)), data)
         for unit, n in (("documents", len(rows)), ("lines", len(lines)), ("chars", sum(len(l) for l in lines))):

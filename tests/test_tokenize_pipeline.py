@@ -85,6 +85,33 @@ def test_one_worker_gives_identical_bytes_and_rerun_is_safe(token_run, sample_ru
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_shards_are_read_row_group_by_row_group(token_run, sample_run, tokenizer_model, tmp_path):
+    """Shards rewritten with row groups of 7 documents tokenize to the same bytes, and a sample drawn
+    from them by tokenizer-train is the same sample."""
+    copy = tmp_path / "groups"
+    shutil.copytree(sample_run, copy)
+    for name in ("_SUCCESS", "_manifest.json"):
+        (copy / name).unlink()
+    for path, _ in local_parquet_files(str(copy)):
+        table = pq.read_table(path)
+        pq.write_table(table, path, row_group_size=7)
+        assert pq.ParquetFile(path).num_row_groups == -(-table.num_rows // 7)
+    out = tmp_path / "tokens"
+    corpus = [f"cc={copy}", f"wikipedia={copy / 'lang=fr'}"]
+    assert run_tokenize(out, corpus, tokenizer_model, token_run.parent / "mix.yaml", "--allow-incomplete",
+                        "--workers", "1") == 0
+    for f in sorted(p.relative_to(token_run) for p in token_run.rglob("*.bin")) + \
+            sorted(p.relative_to(token_run) for p in token_run.rglob("*.idx")):
+        assert (out / f).read_bytes() == (token_run / f).read_bytes(), f
+    tok = tmp_path / "tok" / "tok.model"
+    assert cli.main(["tokenizer-train", "--corpus", f"cc={copy}", "--renormalize", "--vocab-size", "4000",
+                     "--sample-docs", "400", "--seed", "3", "--out", str(tok), "--workers", "1",
+                     "--allow-incomplete"]) == 0
+    assert tok.read_bytes() == tokenizer_model.read_bytes()
+    assert json.loads(tok.with_suffix(".json").read_text())["sample"] == \
+        json.loads(tokenizer_model.with_suffix(".json").read_text())["sample"]
+
+
 def test_bucket_selection_counts_what_it_drops(sample_run, tokenizer_model, tmp_path):
     mix = tmp_path / "cc.yaml"
     mix.write_text("sources:\n  cc: {proportion: 1.0, epochs: 1.0}\n")
