@@ -253,7 +253,7 @@ def test_compiled_blocks_match_eager(token_run, tmp_path):
 
 def test_mfu_benchmark_smoke_runs_on_cpu():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "benchmarks/train_mfu.py", "--smoke"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "benchmarks/bench_train_mfu.py", "--smoke"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| sdpa, document mask |" in done.stdout and "| sdpa, causal |" in done.stdout

@@ -10,8 +10,8 @@ N the non-embedding parameters (../shared/GPU.md). Token shards: --tokens, or sy
 On CPU, `--smoke`: the `tiny` config, a few steps, SDPA only, nothing written: it checks the
 script runs.
 
-    python benchmarks/train_mfu.py [--tokens TOKENS] [--interval 10] [--micro-batch 8]
-    python benchmarks/train_mfu.py --smoke
+    python benchmarks/bench_train_mfu.py [--tokens TOKENS] [--interval 10] [--micro-batch 8]
+    python benchmarks/bench_train_mfu.py --smoke
 """
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
-from benchmarks.common import ROOT, machine, write_section  # noqa: E402
+from bench_common import ROOT, machine, write_section
 
 
 def synthetic_tokens(folder: Path, vocab: int, tokens: int, doc_len: int = 700, seed: int = 0) -> Path:
@@ -120,7 +118,7 @@ def main() -> None:
     results = [run_variant(tokens, work, name, over, interval) for name, over in variants]
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
     lines = [
-        "## Training throughput (`benchmarks/train_mfu.py`)",
+        "## Training throughput (`benchmarks/bench_train_mfu.py`)",
         "",
         f"Device: {device}; host {machine()}. torch {torch.__version__}. Config `{variants[0][1]['model']}`, sequence "
         f"{variants[0][1]['seq_len']}, {variants[0][1]['micro_batch']} sequences per step, "

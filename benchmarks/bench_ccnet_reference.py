@@ -1,6 +1,6 @@
 """cc_net 1.0.0 doing the ccnet benchmark's work, in one process, with cc_net's own functions.
 
-Runs in cc_net's own virtualenv (see ccnet_throughput.py): parse WET (min length), two-pass
+Runs in cc_net's own virtualenv (see bench_ccnet.py): parse WET (min length), two-pass
 line dedup (HashesCollector then DuplicatesRemover, as cc_net's deduplicate_two_pass), fastText
 LID with the threshold, SentencePiece + KenLM perplexity for the languages with models.
 Prints one JSON line: documents read, kept, with perplexity, seconds.

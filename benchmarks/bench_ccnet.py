@@ -3,12 +3,12 @@
 In one run, on a WET corpus made by ../shared/bench/make_wet_corpus.py (>= 200 MB of text):
 - llamapipe ccnet on Beam (local FnApi runner, --workers processes) on the whole corpus and on
   its first --small-files files (peak memory at two input sizes);
-- the same steps as a plain single-process Python loop (benchmarks/plain_loop.py);
+- the same steps as a plain single-process Python loop (benchmarks/bench_ccnet_plain_loop.py);
 - cc_net 1.0.0 in its own venv doing parse + two-pass dedup + LID + perplexity with the same
-  models (benchmarks/ccnet_reference.py).
+  models (benchmarks/bench_ccnet_reference.py).
 Peak memory is the largest sum of RSS over the process tree, sampled every 0.1 s.
 
-    python benchmarks/ccnet_throughput.py --corpus CORPUS --models MODELS --setup-ccnet
+    python benchmarks/bench_ccnet.py --corpus CORPUS --models MODELS --setup-ccnet
 """
 from __future__ import annotations
 
@@ -23,11 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_common import ROOT, machine, measure, write_section
+
 HERE = Path(__file__).resolve().parent
-# Run as a script, this folder comes first on sys.path, where benchmarks/dedup.py would shadow
-# the dedup package: put the repository root there instead.
-sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
-from benchmarks.common import ROOT, machine, measure, write_section  # noqa: E402
 WORK = HERE / ".work"
 
 
@@ -101,11 +99,11 @@ def main() -> None:
             rows.append(_row(f"llamapipe ccnet, Beam FnApi runner, {args.workers} workers ({label})",
                              stats["documents"]["read"], mb_of(fs), m, args.workers))
         print("plain loop of llamapipe steps...", flush=True)
-        m = measure([sys.executable, str(HERE / "plain_loop.py"), "--models", str(models), "--files",
-                     *map(str, files)], env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        m = measure([sys.executable, str(HERE / "bench_ccnet_plain_loop.py"), "--models", str(models), "--files",
+                     *map(str, files)])
         rows.append(_row("llamapipe steps, plain Python loop, 1 process", docs_of(files), mb_of(files), m, 1))
         print("cc_net 1.0.0...", flush=True)
-        m = measure([ccnet_py, str(HERE / "ccnet_reference.py"), "--lid-model", str(lid_model), "--models",
+        m = measure([ccnet_py, str(HERE / "bench_ccnet_reference.py"), "--lid-model", str(lid_model), "--models",
                      str(models), "--langs", ",".join(langs), "--files", *map(str, files)])
         rows.append(_row("cc_net 1.0.0 (parse, two-pass dedup, LID, perplexity), 1 process",
                          docs_of(files), mb_of(files), m, 1))
@@ -117,7 +115,7 @@ def main() -> None:
     import sentencepiece
     ours, theirs = rows[0]["mb_s_core"], rows[-1]["mb_s_core"]
     lines = [
-        "## CCNet pipeline throughput (`benchmarks/ccnet_throughput.py`)",
+        "## CCNet pipeline throughput (`benchmarks/bench_ccnet.py`)",
         "",
         f"Machine: {machine()}. Python {platform.python_version()}, apache-beam {apache_beam.__version__}, "
         f"sentencepiece {sentencepiece.__version__}, cc_net 1.0.0 (its own venv, numpy<2, no getpy). "

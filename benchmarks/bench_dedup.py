@@ -5,7 +5,7 @@ Jaccard to the cluster's source is >= 0.8) for llamapipe and for datasketch's Mi
 signature throughput of ours against a datasketch MinHash.update loop on the same documents;
 the end-to-end time against datasketch insert+query in one process; peak memory.
 
-    python benchmarks/dedup.py --corpus CORPUS [--workers 2] [--signature-files 1]
+    python benchmarks/bench_dedup.py --corpus CORPUS [--workers 2] [--signature-files 1]
 """
 from __future__ import annotations
 
@@ -20,11 +20,9 @@ import time
 from itertools import combinations
 from pathlib import Path
 
+from bench_common import ROOT, machine, measure, write_section
+
 HERE = Path(__file__).resolve().parent
-# Run as a script, this folder comes first on sys.path, where benchmarks/dedup.py would shadow
-# the dedup package: put the repository root there instead.
-sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
-from benchmarks.common import ROOT, machine, measure, write_section  # noqa: E402
 
 
 def precision_recall(clusters: list[set[str]], truth: dict[str, dict]) -> tuple[float, float, int, int]:
@@ -75,13 +73,12 @@ def main() -> None:
     files = sorted((corpus / "wet").glob("*.warc.wet.gz"))
     truth = {d["id"]: d for d in map(json.loads, open(corpus / "truth.jsonl", encoding="utf-8"))}
     mb = sum(t["text_bytes"] for t in truth.values()) / 1e6
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     tmp = Path(tempfile.mkdtemp(prefix="bench-dedup-"))
     try:
         print(f"llamapipe dedup on {len(files)} files ({mb:.0f} MB)...", flush=True)
         cmd = [sys.executable, "-m", "pipelines.cli", "dedup", "--output", str(tmp / "out"),
                "--workers", str(args.workers)] + [x for f in files for x in ("--input", str(f))]
-        ours = measure(cmd, env=env)
+        ours = measure(cmd)
         import pyarrow.parquet as pq
 
         from corpus.readers import read_documents
@@ -94,7 +91,7 @@ def main() -> None:
         ours_pr = precision_recall(list(groups.values()), truth)
         stats = json.loads((tmp / "out" / "_stats.json").read_text())
         print("datasketch MinHashLSH, one process...", flush=True)
-        ds = measure([sys.executable, str(HERE / "datasketch_lsh.py"), "--files", *map(str, files)], env=env)
+        ds = measure([sys.executable, str(HERE / "bench_dedup_datasketch.py"), "--files", *map(str, files)])
         ds_out = json.loads(ds["last"])
         ds_pr = precision_recall([set(v) for v in ds_out["clusters"].values()], truth)
         print("signature throughput...", flush=True)
@@ -106,7 +103,7 @@ def main() -> None:
     import datasketch
     dropped = stats["documents"]["dropped"]
     lines = [
-        "## Near-duplicate removal (`benchmarks/dedup.py`)",
+        "## Near-duplicate removal (`benchmarks/bench_dedup.py`)",
         "",
         f"Machine: {machine()}. Python {platform.python_version()}, apache-beam {apache_beam.__version__}, "
         f"datasketch {datasketch.__version__}. Corpus: {len(files)} WET files from make_wet_corpus.py, "

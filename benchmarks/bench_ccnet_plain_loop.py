@@ -5,18 +5,13 @@ per file dedup + LID + perplexity and Parquet encoding. Prints one JSON line.
 """
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-from corpus.shards import documents_parquet  # noqa: E402
-from filters.lid import LanguageIdentifier, default_lid_model  # noqa: E402
-from filters.perplexity import MultiLanguageScorer  # noqa: E402
+from corpus.shards import documents_parquet
+from filters.lid import LanguageIdentifier, default_lid_model
+from filters.perplexity import MultiLanguageScorer
 from pipelines.steps.ccnet import (CCNetConfig, dedup_pairs, drops_by_document, file_line_hashes, process_file,
-                                   shard_drops)
+                                   recipe, shard_drops, wet_documents)
 
 
 def main() -> None:
@@ -31,16 +26,16 @@ def main() -> None:
     parts, hashes = [], []
     for idx, path in enumerate(args.files):
         with open(path, "rb") as f:
-            hashes.append(file_line_hashes(f.read(), path, cfg))
+            hashes.append(file_line_hashes(wet_documents(f.read(), path, cfg.source), path, cfg))
         parts.append(dedup_pairs(hashes[-1], idx))
     drops: dict[int, list] = {}
     for file_idx, pair in shard_drops(parts, cfg.line_dedup):
         drops.setdefault(file_idx, []).append(pair)
     kept = scored = 0
     for idx, path in enumerate(args.files):
+        steps = recipe(cfg, lid, scorer, drops_by_document(drops.get(idx, [])), hashes[idx].per_document())
         with open(path, "rb") as f:
-            result = process_file(f.read(), path, cfg, drops_by_document(drops.get(idx, [])), lid, scorer,
-                                  hashes[idx])
+            result = process_file(wet_documents(f.read(), path, cfg.source), path, cfg, steps)
         documents_parquet(result.documents)
         kept += len(result.documents)
         scored += sum(d.perplexity is not None for d in result.documents)

@@ -8,7 +8,7 @@ the same texts in batches of 256 on one thread (MB/s per core: the rate to match
 size is every shard twice (hard links): Beam's start-up (~2 s) weighs less there. Also the
 wall time of `llamapipe stats` on the same shards.
 
-    python benchmarks/tokenize.py --corpus CORPUS [--workers 2]
+    python benchmarks/bench_tokenize.py --corpus CORPUS [--workers 2]
 """
 from __future__ import annotations
 
@@ -21,12 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-# Run as a script, this folder comes first on sys.path, where this file would shadow the standard
-# library's tokenize module: put the repository root there instead.
-sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
-from benchmarks.common import ROOT, machine, measure, write_section  # noqa: E402
+from bench_common import ROOT, machine, measure, write_section
 
+HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "tokenize"
 MIXTURE = "sources:\n  cc: {proportion: 1.0, epochs: 1.0}\n"
 
@@ -146,7 +143,7 @@ def main() -> None:
 
     plain_rate = plain["mb"] / plain["secs"]
     lines = [
-        "## Tokenizing (`benchmarks/tokenize.py`)",
+        "## Tokenizing (`benchmarks/bench_tokenize.py`)",
         "",
         f"Machine: {machine()}. Python {platform.python_version()}, sentencepiece {sentencepiece.__version__}. "
         f"Corpus shards: `llamapipe ccnet` (language ID, no perplexity) on {corpus.name} from make_wet_corpus.py; "

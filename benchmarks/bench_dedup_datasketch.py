@@ -6,18 +6,13 @@ JSON line: cluster of every document in a cluster (by WARC-Record-ID), signature
 """
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+import datasketch
 
-import datasketch  # noqa: E402
-
-from corpus.readers import read_documents  # noqa: E402
-from corpus.wet import Fault  # noqa: E402
-from dedup.minhash import shingles  # noqa: E402
+from corpus.readers import read_documents
+from corpus.wet import Fault
+from dedup.minhash import shingles
 
 
 def main() -> None:
