@@ -25,8 +25,7 @@ def main() -> None:
     scorer = MultiLanguageScorer(args.models)
     parts, hashes = [], []
     for idx, path in enumerate(args.files):
-        with open(path, "rb") as f:
-            hashes.append(file_line_hashes(wet_documents(f.read(), path, cfg.source), path, cfg))
+        hashes.append(file_line_hashes(wet_documents(path, cfg.source), path, cfg))
         parts.append(dedup_pairs(hashes[-1], idx))
     drops: dict[int, list] = {}
     for file_idx, pair in shard_drops(parts, cfg.line_dedup):
@@ -34,8 +33,7 @@ def main() -> None:
     kept = scored = 0
     for idx, path in enumerate(args.files):
         steps = recipe(cfg, lid, scorer, drops_by_document(drops.get(idx, [])), hashes[idx].per_document())
-        with open(path, "rb") as f:
-            result = process_file(wet_documents(f.read(), path, cfg.source), path, cfg, steps)
+        result = process_file(wet_documents(path, cfg.source), path, cfg, steps)
         documents_parquet(result.documents)
         kept += len(result.documents)
         scored += sum(d.perplexity is not None for d in result.documents)

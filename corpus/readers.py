@@ -1,24 +1,28 @@
 """Documents from any supported input file: WET, JSONL (.jsonl, .gz, .zst) or a corpus Parquet shard.
 
-Every reader works on one file's bytes and yields Documents in file order, or Faults for
-records it cannot read (with a byte offset, or the line number for JSONL), so callers can
-count them and go on.
+`stream_documents` reads an open file (or a byte range of it, see corpus/ranges.py) in chunks and
+yields Documents in file order, or Faults for records it cannot read, each with a byte offset, so
+callers can count them and go on. A document's ordinal (`enumerate_documents`) is its address in
+the file. `read_documents` does the same on a file's bytes (tests, notebooks).
 """
 from __future__ import annotations
 
-import gzip
 import io
-import json
-import zlib
-from typing import Iterator, Union
+from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Union
 
-import pyarrow.parquet as pq
+from corpus.document import Document, content_digest, document_id
+from corpus.faults import Fault
+from corpus.jsonl import stream_jsonl
+from corpus.parquet_input import stream_parquet
+from corpus.ranges import read_range, split_ranges
+from corpus.wet import WetRecord, header, stream_wet, warc_date
 
-from corpus.document import Document, content_digest, document_id, table_to_documents
-from corpus.wet import Fault, WetRecord, header, read_wet, warc_date
+__all__ = ["JSONL_SUFFIXES", "WET_SUFFIXES", "input_kind", "wet_document", "open_local", "stream_documents",
+           "enumerate_documents", "split_ranges", "read_documents"]
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".json")
 WET_SUFFIXES = (".warc.wet", ".warc.wet.gz", ".wet", ".wet.gz")
+Item = Union[Document, Fault]
 
 
 def input_kind(path: str) -> str:
@@ -48,70 +52,49 @@ def wet_document(rec: WetRecord, source: str = "cc") -> Document:
                     date=warc_date(rec.headers), meta=meta)
 
 
-def _decompressed(data: bytes, path: str) -> tuple[bytes, list[Fault]]:
-    name = path.lower()
-    try:
-        if name.endswith(".gz"):
-            return gzip.decompress(data), []
-        if name.endswith(".zst"):
-            import zstandard
-
-            with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
-                return reader.read(), []
-    except (OSError, EOFError, zlib.error) as exc:
-        return b"", [Fault(0, f"cannot decompress: {exc}")]
-    except Exception as exc:  # zstandard.ZstdError has no common base with the others
-        return b"", [Fault(0, f"cannot decompress: {exc}")]
-    return data, []
+def open_local(path: str) -> BinaryIO:
+    """The default opener: a local file's raw bytes."""
+    return open(path, "rb")
 
 
-def read_jsonl(data: bytes, path: str, source: str = "jsonl") -> Iterator[Union[Document, Fault]]:
-    """One Document per line with a string `text` and an `id` or `url`; other fields go to meta."""
-    raw, faults = _decompressed(data, path)
-    yield from faults
-    offset = 0
-    for lineno, line in enumerate(raw.split(b"\n"), start=1):
-        start, offset = offset, offset + len(line) + 1
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield Fault(start, f"line {lineno}: not JSON ({exc})")
-            continue
-        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-            yield Fault(start, f"line {lineno}: no string 'text' field")
-            continue
-        rid, url = rec.get("id"), rec.get("url")
-        if rid is None and url is None:
-            yield Fault(start, f"line {lineno}: needs an 'id' or a 'url' field")
-            continue
-        src = str(rec.get("source") or source)
-        meta = {k: v for k, v in rec.items() if k not in ("text", "id", "url", "source", "lang")}
-        yield Document(id=str(rid) if rid is not None else document_id(src, url, None), source=src,
-                       text=rec["text"], url=url, lang=rec.get("lang"), meta=meta)
+def stream_documents(path: str, open_file: Callable[[str], BinaryIO] = open_local,
+                     byte_range: Optional[tuple[int, int]] = None, source: Optional[str] = None
+                     ) -> Iterator[Item]:
+    """Documents and Faults of one input file, in file order, holding one record or row group at a time.
 
-
-def read_parquet_shard(data: bytes, path: str) -> Iterator[Union[Document, Fault]]:
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
-        yield Fault(0, f"not a readable Parquet file: {exc}")
-        return
-    missing = {"id", "text"} - set(table.column_names)
-    if missing:
-        yield Fault(0, f"Parquet file lacks column(s) {', '.join(sorted(missing))}")
-        return
-    yield from table_to_documents(table)
-
-
-def read_documents(data: bytes, path: str) -> Iterator[Union[Document, Fault]]:
-    """Documents (and Faults) of one input file, in file order."""
+    `open_file` returns the file's raw bytes (pipelines pass Beam's FileSystems opener); the format
+    and decompression follow the suffix. `byte_range` (start, end) reads the records that start in
+    it (corpus/ranges.py; needs a seekable file; ValueError for a part of a .gz/.zst file).
+    `source` names the documents of WET (default `cc`) and JSONL (default `jsonl`) files.
+    """
     kind = input_kind(path)
-    if kind == "parquet":
-        yield from read_parquet_shard(data, path)
-    elif kind == "jsonl":
-        yield from read_jsonl(data, path)
-    else:
-        for item in read_wet(data, path):
-            yield item if isinstance(item, Fault) else wet_document(item)
+    with open_file(path) as f:
+        start, end = read_range(f, path, byte_range)
+        if kind == "parquet":
+            yield from stream_parquet(f, start, end)
+        elif kind == "jsonl":
+            yield from stream_jsonl(f, path, source or "jsonl", start, end)
+        else:
+            for item in stream_wet(f, path, start, end):
+                yield item if isinstance(item, Fault) else wet_document(item, source or "cc")
+
+
+def enumerate_documents(items: Iterable[Item]) -> Iterator[tuple[Optional[int], Item]]:
+    """(ordinal, Document) with ordinals 0, 1, ... over the Documents, (None, Fault) for Faults.
+
+    The ordinal is a document's row in what was read: for a whole file, its address in the file;
+    for a byte range, its row within that range (ranges number from 0 each), so an address built
+    from a range must also name the range.
+    """
+    ordinal = 0
+    for item in items:
+        if isinstance(item, Fault):
+            yield None, item
+        else:
+            yield ordinal, item
+            ordinal += 1
+
+
+def read_documents(data: bytes, path: str) -> Iterator[Item]:
+    """Documents (and Faults) of one input file's bytes, in file order: `stream_documents` over them."""
+    return stream_documents(path, lambda _: io.BytesIO(data))

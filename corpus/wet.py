@@ -1,23 +1,29 @@
 """CommonCrawl WET reader that survives bad input: every fault is reported with its byte offset.
 
-Works on the bytes of one file (`.warc.wet` or `.warc.wet.gz`): a multi-member gzip is
-decompressed member by member, so a corrupt member is skipped and the members after it
-are still read; a record whose Content-Length lies is reported and parsing resumes at
-the next `WARC/` header. Offsets of record faults are in the decompressed stream;
-gzip faults give the offset in the compressed file.
+Reads an open `.warc.wet` or `.warc.wet.gz` file in chunks (`stream_wet`), holding one record at a
+time: a multi-member gzip is decompressed member by member, so a corrupt member is skipped and the
+members after it are still read; a record whose Content-Length lies is reported and parsing resumes
+at the next `WARC/` header. Offsets of record faults are in the decompressed stream; gzip faults
+give the offset in the compressed file. `read_wet`, `decompress` and `iter_records` do the same on
+a whole file's bytes.
 """
 from __future__ import annotations
 
 import dataclasses
-import zlib
-from typing import Iterator, Optional, Union
+import io
+from typing import BinaryIO, Iterator, Optional, Union
 
-from corpus.stats import add_malformed
+from corpus.faults import Fault, MalformedInput, report_fault
+from corpus.gzip_members import GZIP_MAGIC, gzip_members
+from corpus.ranges import compressed_range_error
+from corpus.window import ByteWindow, file_chunks
 
-GZIP_MAGIC = b"\x1f\x8b\x08"
+__all__ = ["Fault", "MalformedInput", "report_fault", "GZIP_MAGIC", "WetRecord", "stream_wet", "wet_records",
+           "read_wet", "decompress", "iter_records", "header", "warc_date"]
+
 WARC_PREFIX = b"WARC/"
 RECORD_END = b"\r\n\r\n"
-_CHUNK = 16384
+CONVERSION = ("conversion",)
 
 
 @dataclasses.dataclass
@@ -27,74 +33,6 @@ class WetRecord:
     offset: int
     headers: dict[str, str]
     text: str
-
-
-@dataclasses.dataclass
-class Fault:
-    """Something in the file that could not be read; `offset` is a byte offset."""
-
-    offset: int
-    error: str
-
-
-class MalformedInput(ValueError):
-    """Raised in strict mode at the first fault; the message names file, offset and error."""
-
-
-def report_fault(fault: Fault, path: str, strict: bool, stats: Optional[dict], log) -> None:
-    """Strict: raise MalformedInput naming file and offset. Else log it and count it in `stats`."""
-    if strict:
-        raise MalformedInput(f"{path} at byte {fault.offset}: {fault.error}")
-    if stats is not None:
-        log.warning("malformed input: %s at byte %d: %s", path, fault.offset, fault.error)
-        add_malformed(stats, path, fault.offset, fault.error)
-
-
-def decompress(data: bytes) -> tuple[bytes, list[Fault]]:
-    """Decompress all gzip members of `data`; corrupt or truncated members become Faults.
-
-    Input is fed in small chunks so that files of many small members (WET: one per record)
-    decompress in linear time. After a corrupt member, reading resumes at the next gzip
-    header found in the bytes, so every intact member is recovered.
-    """
-    out: list[bytes] = []
-    faults: list[Fault] = []
-    view = memoryview(data)
-    n = len(data)
-    pos = 0
-    while pos < n:
-        if data[pos:pos + 3] != GZIP_MAGIC:
-            if not data[pos:].strip(b"\x00"):
-                break
-            nxt = data.find(GZIP_MAGIC, pos + 1)
-            faults.append(Fault(pos, f"not gzip data (compressed offset {pos}); skipped to "
-                                     f"{'end of file' if nxt < 0 else f'offset {nxt}'}"))
-            if nxt < 0:
-                break
-            pos = nxt
-            continue
-        dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        member: list[bytes] = []
-        fed = pos
-        try:
-            while not dec.eof and fed < n:
-                chunk = view[fed:fed + _CHUNK]
-                member.append(dec.decompress(chunk))
-                fed += len(chunk)
-        except zlib.error as exc:
-            nxt = data.find(GZIP_MAGIC, pos + 1)
-            faults.append(Fault(pos, f"corrupt gzip member at compressed offset {pos}: {exc}"))
-            if nxt < 0:
-                break
-            pos = nxt
-            continue
-        if not dec.eof:
-            faults.append(Fault(pos, f"truncated gzip member at compressed offset {pos} "
-                                     f"(file ends before the member does)"))
-            break
-        out.extend(member)
-        pos = fed - len(dec.unused_data)
-    return b"".join(out), faults
 
 
 def _parse_headers(block: bytes) -> dict[str, str]:
@@ -117,89 +55,151 @@ def header(headers: dict[str, str], name: str) -> Optional[str]:
     return value
 
 
-def _next_record_start(raw: bytes, start: int) -> int:
-    """Offset of the next line that starts with `WARC/` at or after `start`, or -1."""
-    if raw.startswith(WARC_PREFIX, start):
+def warc_date(headers: dict[str, str]) -> Optional[str]:
+    """ISO-8601 WARC-Date of a record, or None."""
+    return header(headers, "WARC-Date") or None
+
+
+def _next_record_start(w: ByteWindow, start: int) -> int:
+    """Offset of the next line that starts with `WARC/` at or after `start`, or -1 (forgets what it passes)."""
+    if w.startswith(WARC_PREFIX, start):
         return start
-    idx = raw.find(b"\n" + WARC_PREFIX, start)
+    idx = w.find(b"\n" + WARC_PREFIX, start, forget=True)
     return -1 if idx < 0 else idx + 1
 
 
-def iter_records(raw: bytes, record_types: tuple[str, ...] = ("conversion",)
-                 ) -> Iterator[Union[WetRecord, Fault]]:
-    """Yield the records of a decompressed WARC/WET stream whose WARC-Type is in `record_types`.
+def _first_record(w: ByteWindow) -> tuple[Optional[Fault], int]:
+    """(file-level fault or None, offset of the first record or -1) of a stream read from its start."""
+    if not w.fill(1):
+        return Fault(0, "empty file (no WARC records)"), -1
+    if w.startswith(WARC_PREFIX, 0):
+        return None, 0
+    head = w.get(0, 40)
+    first = head.decode("utf-8", "replace").splitlines()[0] if head.strip() else ""
+    return (Fault(0, f"not a WARC/WET file: expected a 'WARC/1.0' header, found {first!r}"),
+            _next_record_start(w, 0))
 
-    Faults (not WARC, bad header, lying Content-Length, no WARC-Type, invalid UTF-8) are
-    yielded in place and parsing continues with the next record. Records of other types
-    (warcinfo, metadata, ...) are not documents and are skipped.
+
+def _record_boundary(w: ByteWindow) -> int:
+    """First record start after the window's first 4 bytes: a `WARC/` line right after a record's end."""
+    idx = w.find(RECORD_END + WARC_PREFIX, w.base, forget=True)
+    return -1 if idx < 0 else idx + len(RECORD_END)
+
+
+def _record_at(w: ByteWindow, pos: int, record_types: tuple[str, ...]
+               ) -> tuple[Union[WetRecord, Fault, None], int]:
+    """(the record at `pos`, a Fault, or None for a skipped type; offset of the next record or -1)."""
+    head_end = w.find(RECORD_END, pos)
+    if head_end < 0:
+        return Fault(pos, "truncated record header (file ends inside the WARC header)"), -1
+    headers = _parse_headers(w.get(pos, head_end))
+    body_start = head_end + 4
+    try:
+        length = int(headers["Content-Length"])
+        if length < 0:
+            raise ValueError(length)
+    except (KeyError, ValueError):
+        fault = Fault(pos, f"record without a valid Content-Length (got {headers.get('Content-Length')!r})")
+        return fault, _next_record_start(w, body_start)
+    body_end = body_start + length
+    next_start = body_end + 4
+    complete = w.fill(body_end)
+    consistent = complete and (
+        (w.get(body_end, next_start) == RECORD_END
+         and (not w.fill(next_start + 1) or w.startswith(WARC_PREFIX, next_start)))
+        or w.rest_is(body_end, None))
+    if not consistent:
+        if not complete:
+            fault = Fault(pos, f"record truncated: Content-Length {length} runs past the end "
+                               f"of the file ({w.end - body_start} bytes left)")
+        else:
+            fault = Fault(pos, f"Content-Length {length} does not match the record "
+                               f"(no record boundary at offset {body_end})")
+        return fault, _next_record_start(w, body_start)
+    wtype = header(headers, "WARC-Type")
+    if not wtype:
+        return Fault(pos, "record without a WARC-Type header (mandatory in WARC; its body could be a "
+                          "warcinfo or metadata block, so it is not read as a document)"), next_start
+    if wtype not in record_types:
+        return None, next_start
+    try:
+        text = w.get(body_start, body_end).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Fault(pos, f"invalid UTF-8 in record body at byte {body_start + exc.start}: {exc.reason}"), next_start
+    return WetRecord(pos, headers, text), next_start
+
+
+def wet_records(w: ByteWindow, record_types: tuple[str, ...] = CONVERSION, start: int = 0,
+                end: Optional[int] = None) -> Iterator[Union[WetRecord, Fault]]:
+    """Records of an uncompressed WARC/WET stream whose WARC-Type is in `record_types`, Faults in place.
+
+    Faults (not WARC, bad header, lying Content-Length, no WARC-Type, invalid UTF-8) are yielded
+    in place and parsing continues with the next record; other types (warcinfo, metadata, ...) are
+    skipped. With `start` > 0 (the window then begins at most 4 bytes before it) reading begins at
+    the first record boundary at or after `start`; it stops before the first record at or past `end`.
+    File-level faults (empty file, not WARC) belong to the part that starts at 0.
     """
-    if not raw:
-        yield Fault(0, "empty file (no WARC records)")
+    item, pos = _first_record(w) if start == 0 else (None, _record_boundary(w))
+    while True:
+        if item is not None:
+            yield item
+        if pos < 0 or (end is not None and pos >= end) or not w.fill(pos + 1):
+            return
+        w.drop(pos)
+        item, pos = _record_at(w, pos, record_types)
+
+
+def _gzipped_records(w: ByteWindow, record_types: tuple[str, ...]) -> Iterator[Union[WetRecord, Fault]]:
+    """Records of a gzipped WET stream; a gzip fault comes before the first record at or after where
+    it cut the decompressed stream, whatever the read sizes."""
+    faults: list[tuple[int, Fault]] = []
+    raw = ByteWindow(gzip_members(w, faults))
+    if not raw.fill(1) and faults:
+        yield from (fault for _, fault in faults)
         return
-    if not raw.startswith(WARC_PREFIX):
-        first = raw[:40].decode("utf-8", "replace").splitlines()[0] if raw[:40].strip() else ""
-        nxt = _next_record_start(raw, 0)
-        yield Fault(0, f"not a WARC/WET file: expected a 'WARC/1.0' header, found {first!r}")
-        if nxt < 0:
-            return
-        pos = nxt
+    for item in wet_records(raw, record_types):
+        while faults and faults[0][0] <= item.offset:
+            yield faults.pop(0)[1]
+        yield item
+    yield from (fault for _, fault in faults)
+
+
+def stream_wet(f: BinaryIO, name: str, start: int = 0, end: Optional[int] = None,
+               record_types: tuple[str, ...] = CONVERSION) -> Iterator[Union[WetRecord, Fault]]:
+    """Records and faults of an open WET file (positioned at 0), read in chunks; gzip by suffix or magic.
+
+    [start, end) selects the records of an uncompressed file whose `WARC/` line starts there (needs
+    a seekable file); a part of a gzipped file is a ValueError. `end` None: to the end of the file.
+    """
+    base = max(0, start - len(RECORD_END))
+    gzipped = name.endswith(".gz")
+    if base:
+        gzipped = gzipped or f.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+        f.seek(base)
+    w = ByteWindow(file_chunks(f), base)
+    gzipped = gzipped or (not base and w.get(0, len(GZIP_MAGIC)) == GZIP_MAGIC)
+    if not gzipped:
+        yield from wet_records(w, record_types, start, end)
+    elif start or end is not None:
+        raise compressed_range_error(name, (start, end))
     else:
-        pos = 0
-    n = len(raw)
-    while pos < n:
-        head_end = raw.find(RECORD_END, pos)
-        if head_end < 0:
-            yield Fault(pos, "truncated record header (file ends inside the WARC header)")
-            return
-        headers = _parse_headers(raw[pos:head_end])
-        body_start = head_end + 4
-        try:
-            length = int(headers["Content-Length"])
-            if length < 0:
-                raise ValueError(length)
-        except (KeyError, ValueError):
-            yield Fault(pos, f"record without a valid Content-Length "
-                             f"(got {headers.get('Content-Length')!r})")
-            nxt = _next_record_start(raw, body_start)
-            if nxt < 0:
-                return
-            pos = nxt
-            continue
-        body_end = body_start + length
-        next_start = body_end + 4
-        consistent = body_end <= n and (
-            (raw[body_end:next_start] == RECORD_END
-             and (next_start >= n or raw.startswith(WARC_PREFIX, next_start)))
-            or not raw[body_end:].strip())
-        if not consistent:
-            nxt = _next_record_start(raw, body_start)
-            if body_end > n:
-                yield Fault(pos, f"record truncated: Content-Length {length} runs past the end "
-                                 f"of the file ({n - body_start} bytes left)")
-            else:
-                yield Fault(pos, f"Content-Length {length} does not match the record "
-                                 f"(no record boundary at offset {body_end})")
-            if nxt < 0:
-                return
-            pos = nxt
-            continue
-        wtype = header(headers, "WARC-Type")
-        if not wtype:
-            yield Fault(pos, "record without a WARC-Type header (mandatory in WARC; its body could be a "
-                             "warcinfo or metadata block, so it is not read as a document)")
-        elif wtype in record_types:
-            try:
-                text = raw[body_start:body_end].decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Fault(pos, f"invalid UTF-8 in record body at byte "
-                                 f"{body_start + exc.start}: {exc.reason}")
-            else:
-                yield WetRecord(pos, headers, text)
-        pos = min(n, next_start)
+        yield from _gzipped_records(w, record_types)
+
+
+def decompress(data: bytes) -> tuple[bytes, list[Fault]]:
+    """Decompress all gzip members of `data`; corrupt or truncated members become Faults."""
+    faults: list[tuple[int, Fault]] = []
+    raw = b"".join(gzip_members(ByteWindow(file_chunks(io.BytesIO(data))), faults))
+    return raw, [fault for _, fault in faults]
+
+
+def iter_records(raw: bytes, record_types: tuple[str, ...] = CONVERSION) -> Iterator[Union[WetRecord, Fault]]:
+    """`wet_records` over the bytes of a decompressed WARC/WET stream."""
+    return wet_records(ByteWindow(file_chunks(io.BytesIO(raw))), record_types)
 
 
 def read_wet(data: bytes, name: str) -> Iterator[Union[WetRecord, Fault]]:
-    """Records and faults of one WET file's bytes; gzip is detected by its magic number."""
+    """Records and faults of one WET file's bytes, gzip faults first; gzip is detected by its magic number."""
     if data[:3] == GZIP_MAGIC or name.endswith(".gz"):
         raw, gz_faults = decompress(data)
         yield from gz_faults
@@ -208,8 +208,3 @@ def read_wet(data: bytes, name: str) -> Iterator[Union[WetRecord, Fault]]:
     else:
         raw = data
     yield from iter_records(raw)
-
-
-def warc_date(headers: dict[str, str]) -> Optional[str]:
-    """ISO-8601 WARC-Date of a record, or None."""
-    return header(headers, "WARC-Date") or None

@@ -37,7 +37,7 @@ class HashLinesFn(beam.DoFn):
 
     def process(self, item: tuple[int, str]):
         file_idx, path = item
-        hashes = file_line_hashes(wet_documents(fileio.read_bytes(path), path, self.cfg.source), path, self.cfg)
+        hashes = file_line_hashes(wet_documents(path, self.cfg.source, fileio.open_raw), path, self.cfg)
         fileio.write_atomic(_temp_hashes(self.temp_dir, file_idx), hashes.to_bytes())
         keys, unique_hashes = dedup_pairs(hashes, file_idx)
         yield from split_by_shard(keys, unique_hashes, self.cfg.dedup_shards)
@@ -77,7 +77,7 @@ class ProcessFileFn(beam.DoFn):
         drops = drops_by_document(list(grouped["drops"]))
         hashes = FileHashes.from_bytes(fileio.read_bytes(_temp_hashes(self.temp_dir, file_idx)))
         steps = recipe(self.cfg, self.lid, self.scorer, drops, hashes.per_document())
-        result = process_file(wet_documents(fileio.read_bytes(path), path, self.cfg.source), path, self.cfg, steps)
+        result = process_file(wet_documents(path, self.cfg.source, fileio.open_raw), path, self.cfg, steps)
         fileio.write_atomic(_temp_docs(self.temp_dir, file_idx),
                             shards.documents_parquet(result.documents, compression="none"))
         _report_counters(result.counters)

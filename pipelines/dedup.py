@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from corpus import shards
 from corpus.paths import canonical, is_url
+from corpus.readers import stream_documents
 from dedup.components import large_star, round_input, small_star
 from dedup.lsh import bucket_candidates
 from dedup.minhash import MinHasher
@@ -43,7 +44,7 @@ class ExactKeysFn(beam.DoFn):
 
     def process(self, unit):
         file_idx, path, _ = unit
-        yield from exact_entries(fileio.read_bytes(path), path, file_idx, self.cfg)
+        yield from exact_entries(stream_documents(path, fileio.open_raw), path, file_idx, self.cfg)
 
 
 class SignaturesFn(beam.DoFn):
@@ -62,7 +63,7 @@ class SignaturesFn(beam.DoFn):
             return
         _, path, _ = units[0]
         dropped = {row for row, reason, _ in grouped["exact"] if reason == "exact_duplicate"}
-        for tag, value in band_entries(fileio.read_bytes(path), path, file_idx, self.cfg, dropped, self.hasher):
+        for tag, value in band_entries(stream_documents(path, fileio.open_raw), path, file_idx, self.cfg, dropped, self.hasher):
             yield value if tag == "band" else beam.pvalue.TaggedOutput(tag, value)
 
 
@@ -80,7 +81,7 @@ class WriteFn(beam.DoFn):
             return
         _, path, rel = units[0]
         decisions = merge_decisions(list(grouped["exact"]), list(grouped["near"]))
-        result = apply_decisions(fileio.read_bytes(path), path, self.cfg, decisions)
+        result = apply_decisions(stream_documents(path, fileio.open_raw), path, self.cfg, decisions)
         data = shards.documents_parquet(result.documents)
         fileio.write_atomic(fileio.under(self.out, rel), data)
         yield shards.manifest_entry(rel, data, len(result.documents))

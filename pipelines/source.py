@@ -18,8 +18,8 @@ import apache_beam as beam
 from corpus import shards
 from corpus.counters import Counters
 from corpus.document import Document
-from corpus.readers import read_documents
-from corpus.wet import Fault
+from corpus.readers import stream_documents
+from corpus.faults import Fault
 from pipelines import fileio
 from pipelines.commit import commit
 from pipelines.steps.chain import Step, read_rows, run_steps
@@ -29,8 +29,8 @@ Reader = Callable[[str], Iterable[Union[Document, Fault]]]
 
 
 def read_any(path: str) -> Iterable[Union[Document, Fault]]:
-    """Documents of a WET, JSONL or corpus Parquet file, by its suffix (corpus.readers)."""
-    return read_documents(fileio.read_bytes(path), path)
+    """Documents of a WET, JSONL or corpus Parquet file by its suffix, streamed (corpus.readers)."""
+    return stream_documents(path, fileio.open_raw)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,6 @@ from typing import Iterator, Optional
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsList
 from apache_beam.runners.runner import PipelineResult
@@ -22,7 +21,8 @@ from apache_beam.runners.runner import PipelineResult
 from corpus import shards
 from corpus.counters import Counters
 from corpus.mixture import Mixture, plan_budget
-from corpus.wet import MalformedInput
+from corpus.faults import Fault, MalformedInput
+from corpus.parquet_input import parquet_file, row_groups
 from pipelines import fileio, runner
 from pipelines.commit import commit
 from pipelines.steps.tokenize import TokenizeConfig
@@ -54,20 +54,18 @@ def output_patterns(sources: list[str]) -> list[str]:
 def shard_row_groups(path: str, columns: list[str]) -> Iterator[pa.Table]:
     """The named columns (those it has) of a corpus shard, one row group at a time, so a worker holds
     one row group of text, not the shard; an unreadable file names itself (MalformedInput)."""
-    try:
-        with fileio.open_raw(path) as f:
-            pf = pq.ParquetFile(f)
-            have = [c for c in columns if c in pf.schema_arrow.names]
-            if "text" in columns and "text" not in have:
-                raise MalformedInput(f"{path}: Parquet file has no 'text' column")
-            if not pf.num_row_groups:
-                yield pf.schema_arrow.empty_table().select(have)
-            for i in range(pf.num_row_groups):
-                yield pf.read_row_group(i, columns=have)
-    except MalformedInput:
-        raise
-    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
-        raise MalformedInput(f"{path}: not a readable Parquet corpus shard: {exc}") from None
+    with fileio.open_raw(path) as f:
+        pf = parquet_file(f)
+        if isinstance(pf, Fault):
+            raise MalformedInput(f"{path}: not a readable Parquet corpus shard: {pf.error}")
+        if "text" in columns and "text" not in pf.schema_arrow.names:
+            raise MalformedInput(f"{path}: Parquet file has no 'text' column")
+        if not pf.num_row_groups:
+            yield pf.schema_arrow.empty_table().select([c for c in columns if c in pf.schema_arrow.names])
+        for item in row_groups(pf, columns):
+            if isinstance(item, Fault):
+                raise MalformedInput(f"{path}: not a readable Parquet corpus shard: {item.error}")
+            yield item
 
 
 class TokenizeFileFn(beam.DoFn):

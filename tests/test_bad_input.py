@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from corpus.stats import check_accounting
+from corpus.counters import check_accounting
 from corpus.wet import WetRecord, decompress, read_wet
 from tests.conftest import SAMPLE_WET, read_stats, run_ccnet
 

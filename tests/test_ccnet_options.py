@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import sentencepiece
 
 from corpus.document import table_to_documents
-from corpus.stats import check_accounting
+from corpus.counters import check_accounting
 from dedup.lines import line_hashes
 from filters.buckets import read_cutoffs_csv, write_cutoffs_csv
 from tests.conftest import SAMPLE_GLOB, read_stats, run_ccnet

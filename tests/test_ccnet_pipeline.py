@@ -13,7 +13,7 @@ import pytest
 import sentencepiece
 
 from corpus.normalize import normalize
-from corpus.stats import check_accounting
+from corpus.counters import check_accounting
 from corpus.wet import WetRecord, read_wet
 from dedup.lines import first_occurrences, line_hashes
 from filters.lid import LanguageIdentifier, default_lid_model

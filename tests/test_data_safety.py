@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from corpus.shards import partition_dir
-from corpus.stats import check_accounting
+from corpus.counters import check_accounting
 from pipelines import cli, fileio, outdir
 from pipelines.commit import check_written
 from tests.conftest import SAMPLE_GLOB, SAMPLE_WET, read_stats, run_ccnet, run_dedup, run_tokenize

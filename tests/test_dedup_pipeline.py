@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from corpus.readers import read_documents
-from corpus.stats import check_accounting
+from corpus.counters import check_accounting
 from corpus.wet import Fault
 from dedup.minhash import MinHasher
 from tests.conftest import DATA, SAMPLE_GLOB, SAMPLE_WET, read_stats, run_dedup

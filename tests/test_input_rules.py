@@ -12,7 +12,7 @@ import pytest
 from corpus.document import document_id
 from corpus.mixture import MixtureError, check_source_name, load_mixture, parse_mixture
 from corpus.readers import read_documents
-from corpus.stats import check_accounting
+from corpus.counters import check_accounting
 from corpus.wet import Fault, WetRecord, decompress, read_wet
 from pipelines import cli
 from pipelines.steps.ccnet import DEFAULT_MAX_CHARS

@@ -14,7 +14,7 @@ from corpus.document import Document, address, file_of, row_of
 from corpus.wet import Fault
 from filters.lid import LanguageIdentifier, default_lid_model
 from pipelines.steps import checks
-from pipelines.steps.ccnet import CCNetConfig, process_file, recipe, wet_documents
+from pipelines.steps.ccnet import CCNetConfig, LanguageId, process_file, recipe, wet_documents
 from pipelines.steps.chain import Filter, read_rows, run_steps
 from pipelines.steps.dedup import DedupConfig
 
@@ -76,10 +76,9 @@ def test_a_new_filter_is_one_line_in_a_recipe():
 
     cfg = CCNetConfig(min_length=0, lid_threshold=0.0)
     path = str(SAMPLE[0])
-    data = SAMPLE[0].read_bytes()
-    base = process_file(wet_documents(data, path, "cc"), path, cfg, recipe(cfg, lid, NoScorer(), {}))
+    base = process_file(wet_documents(path, "cc"), path, cfg, recipe(cfg, lid, NoScorer(), {}))
     no_digits = Filter("has_digits", lambda b: [not any(ch.isdigit() for ch in d.text) for d in b.docs])
-    extra = process_file(wet_documents(data, path, "cc"), path, cfg,
+    extra = process_file(wet_documents(path, "cc"), path, cfg,
                          recipe(cfg, lid, NoScorer(), {}) + [no_digits])
     stats = extra.counters.to_stats()
     assert not check_accounting(stats)
@@ -91,14 +90,15 @@ def test_a_new_filter_is_one_line_in_a_recipe():
 def test_batch_size_does_not_change_results():
     lid = LanguageIdentifier(default_lid_model())
     path = str(SAMPLE[1])
-    data = SAMPLE[1].read_bytes()
     cfg = CCNetConfig(min_length=100)
-    steps = [Filter("too_short", lambda b: [u.chars >= cfg.min_length for u in b.units])]
+    steps = [Filter("too_short", lambda b: [u.chars >= cfg.min_length for u in b.units]), LanguageId(lid, 0.5)]
     runs = []
     for size in (1, 7, 256):
         c = Counters()
-        docs = [(r, d.id) for b in run_steps(read_rows(wet_documents(data, path, "cc"), path, False, c, None),
-                                            steps, c, batch_size=size) for r, d in zip(b.rows, b.docs)]
+        rows = read_rows(wet_documents(path, "cc"), path, False, c, None)
+        docs = [(r, d.id, d.lang, d.lang_score) for b in run_steps(rows, steps, c, batch_size=size)
+                for r, d in zip(b.rows, b.docs)]
+        assert c.drops["lid_below_threshold"].docs > 0
         runs.append((docs, c.to_stats()))
     assert runs[0] == runs[1] == runs[2]
 
@@ -107,7 +107,7 @@ def test_batch_apis_equal_one_at_a_time(models_dir):
     from filters.perplexity import MultiLanguageScorer
 
     lid = LanguageIdentifier(default_lid_model())
-    texts = [d.text for d in wet_documents(SAMPLE[2].read_bytes(), str(SAMPLE[2]), "cc") if hasattr(d, "text")]
+    texts = [d.text for d in wet_documents(str(SAMPLE[2]), "cc") if hasattr(d, "text")]
     texts += ["", "\n\n", "1234"]
     assert lid.predict(texts) == [lid.predict_one(t) for t in texts]
     scorer = MultiLanguageScorer(models_dir)

@@ -21,7 +21,7 @@ def _jsonl_inputs(folder: Path) -> list[str]:
     files = []
     for i, wet in enumerate(SAMPLE):
         lines = [json.dumps({"id": d.id, "url": d.url, "text": d.text})
-                 for d in wet_documents(wet.read_bytes(), str(wet), "cc") if not isinstance(d, Fault)]
+                 for d in wet_documents(str(wet), "cc") if not isinstance(d, Fault)]
         if i == 1:
             lines.insert(3, "{not json")
         path = folder / f"part-{i}.jsonl"

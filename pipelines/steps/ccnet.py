@@ -10,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
 from corpus.counters import Counters, Units
 from corpus.document import Document, address, file_of, row_of
-from corpus.readers import wet_document
-from corpus.wet import Fault, read_wet
+from corpus.faults import Fault
+from corpus.readers import open_local, wet_document
+from corpus.wet import stream_wet
 from dedup.lines import MODES, apply_line_dedup, decide_duplicates, line_hashes
 from pipelines.steps import checks
 from pipelines.steps.chain import Batch, Filter, Step, drop_where_not, read_rows, run_steps
@@ -72,10 +73,13 @@ class CCNetConfig:
                 "bucket_cutoffs": "auto" if self.bucket_cutoffs is None else "file", "max_chars": self.max_chars}
 
 
-def wet_documents(data: bytes, path: str, source: str) -> Iterator[Union[Document, Fault]]:
-    """The documents (and faults) of one WET file's bytes."""
-    for item in read_wet(data, path):
-        yield item if isinstance(item, Fault) else wet_document(item, source)
+def wet_documents(path: str, source: str, open_file: Callable[[str], BinaryIO] = open_local
+                  ) -> Iterator[Union[Document, Fault]]:
+    """The documents (and faults) of one WET file, streamed record by record (whatever its name:
+    ccnet reads WET only)."""
+    with open_file(path) as f:
+        for item in stream_wet(f, path):
+            yield item if isinstance(item, Fault) else wet_document(item, source)
 
 
 def admission(cfg: CCNetConfig) -> list[Step]:

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence, U
 
 from corpus.counters import Counters, Units
 from corpus.document import Document
-from corpus.wet import Fault, MalformedInput
+from corpus.faults import Fault, report_fault
 
 DEFAULT_BATCH = 256
 
@@ -78,11 +78,7 @@ def read_rows(items: Iterable[Union[Document, Fault]], path: str, strict: bool,
     row = 0
     for item in items:
         if isinstance(item, Fault):
-            if strict:
-                raise MalformedInput(f"{path} at byte {item.offset}: {item.error}")
-            if counters is not None:
-                log.warning("malformed input: %s at byte %d: %s", path, item.offset, item.error)
-                counters.malformed(path, item.offset, item.error)
+            report_fault(item, path, strict, counters, log)
             continue
         yield row, item
         row += 1

@@ -15,14 +15,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional, Union
 
 import numpy as np
 
 from corpus.counters import Counters
 from corpus.document import Document, address, file_of, row_of
 from corpus.normalize import normalize_lines_for_dedup
-from corpus.readers import read_documents
+from corpus.faults import Fault
 from corpus.wet import MalformedInput
 from dedup.lsh import band_keys, choose_bands, verified
 from dedup.minhash import MinHasher, shingle_hashes
@@ -100,11 +100,11 @@ class DedupConfig:
                 "cc_rounds": self.cc_rounds, "granularity": self.granularity, "max_chars": self.max_chars}
 
 
-def load(data: bytes, path: str, cfg: DedupConfig, counters: Optional[Counters] = None
+def load(items: Iterable[Union[Document, Fault]], path: str, cfg: DedupConfig, counters: Optional[Counters] = None
          ) -> Iterator[tuple[int, Document]]:
-    """(row, Document) of one input file; faults are counted (or raised in strict mode), documents
-    counted as read into `counters` when given."""
-    for row, doc in read_rows(read_documents(data, path), path, cfg.strict, counters, LOG):
+    """(row, Document) of one input file's reader output (corpus.readers.stream_documents); faults are
+    counted (or raised in strict mode), documents counted as read into `counters` when given."""
+    for row, doc in read_rows(items, path, cfg.strict, counters, LOG):
         if counters is not None:
             counters.read(doc)
         yield row, doc
@@ -145,10 +145,10 @@ def id_node(node: int) -> int:
     return -1 - node
 
 
-def exact_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig) -> Iterator[tuple[bytes, tuple]]:
+def exact_entries(items: Iterable[Union[Document, Fault]], path: str, file_idx: int, cfg: DedupConfig) -> Iterator[tuple[bytes, tuple]]:
     """Exact-stage entries of a file: (exact key, (node, keep key, doc id)) per document within
     `max_chars`, and (id key, (id node, keep key, doc id, content key, path)) per document with an id."""
-    for row, doc in load(data, path, cfg):
+    for row, doc in load(items, path, cfg):
         node = address(file_idx, row)
         key = keep_key(doc, node, cfg.keep)
         content = exact_key(doc.text) if cfg.compared(doc) else raw_key(doc.text)
@@ -210,12 +210,12 @@ def merge_decisions(exact: list[tuple[int, str, str]], near: list[tuple[int, str
     return out
 
 
-def band_entries(data: bytes, path: str, file_idx: int, cfg: DedupConfig, dropped_rows: set[int],
+def band_entries(items: Iterable[Union[Document, Fault]], path: str, file_idx: int, cfg: DedupConfig, dropped_rows: set[int],
                  hasher: MinHasher) -> Iterator[tuple[str, tuple]]:
     """Per surviving document with words: ('sig', (node, (signature, distinct shingles))) and one
     ('band', (band key, node)) per LSH band. Shingle counts (distinct hashes) only matter for books."""
     bands, rows = cfg.bands()
-    for row, doc in load(data, path, cfg):
+    for row, doc in load(items, path, cfg):
         if row in dropped_rows or not cfg.compared(doc):
             continue
         node = address(file_idx, row)
@@ -263,7 +263,7 @@ class WriteResult:
     counters: Counters
 
 
-def apply_decisions(data: bytes, path: str, cfg: DedupConfig, decisions: dict[int, tuple[str, str]]
+def apply_decisions(items: Iterable[Union[Document, Fault]], path: str, cfg: DedupConfig, decisions: dict[int, tuple[str, str]]
                     ) -> WriteResult:
     """Drop the rows decided as duplicates; cluster rows for every document in a cluster.
 
@@ -273,7 +273,7 @@ def apply_decisions(data: bytes, path: str, cfg: DedupConfig, decisions: dict[in
     counters = Counters()
     kept: list[Document] = []
     clusters: list[dict] = []
-    for row, doc in load(data, path, cfg, counters):
+    for row, doc in load(items, path, cfg, counters):
         reason, cluster = decisions.get(row, ("", ""))
         if reason == "duplicate_id":
             counters.drop(reason, doc)
