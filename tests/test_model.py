@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from train.attention import AttentionMask, attend, prepare, resolve_backend, xformers_available
-from train.model import CONFIGS, ModelArgs, Transformer, count_parameters, flops_per_token
+from train.model import PRESETS, ModelArgs, Transformer, count_parameters, flops_per_token
 
 # Parameters of the released LLaMA checkpoints (the paper's Table 2 rounds them to 6.7B ... 65.2B).
 RELEASED = {"6.7B": 6_738_415_616, "13B": 13_015_864_320, "32.5B": 32_528_943_616, "65.2B": 65_285_660_672}
@@ -13,7 +13,7 @@ RELEASED = {"6.7B": 6_738_415_616, "13B": 13_015_864_320, "32.5B": 32_528_943_61
 
 @pytest.mark.parametrize("name", sorted(RELEASED))
 def test_parameter_counts_match_the_paper(name):
-    args, lr = CONFIGS[name]
+    args, lr = PRESETS[name].args, PRESETS[name].lr
     with torch.device("meta"):
         model = Transformer(args)
     n = count_parameters(model)
@@ -24,13 +24,13 @@ def test_parameter_counts_match_the_paper(name):
 
 
 def test_ffn_hidden_and_no_biases():
-    assert [CONFIGS[n][0].ffn_hidden for n in ("6.7B", "13B", "32.5B", "65.2B")] == [11008, 13824, 17920, 22016]
+    assert [PRESETS[n].args.ffn_hidden for n in ("6.7B", "13B", "32.5B", "65.2B")] == [11008, 13824, 17920, 22016]
     with torch.device("meta"):
-        model = Transformer(CONFIGS["1b"][0])
+        model = Transformer(PRESETS["1b"].args)
     assert not any(name.endswith("bias") for name, _ in model.named_parameters())
     assert model.output.weight is not model.tok_embeddings.weight
     assert round(count_parameters(model, non_embedding=True) / 1e6) == 888  # ../shared/GPU.md's 1b
-    args = CONFIGS["1b"][0]
+    args = PRESETS["1b"].args
     assert flops_per_token(args, 887_687_168, 2048) == 6 * 887_687_168 + 12 * 16 * 2048 * 2048
 
 
@@ -100,4 +100,4 @@ def test_rmsnorm_and_rope_keep_dtype():
     assert logits.shape == (2, 16, 101)
     with pytest.raises(ValueError, match="exceeds max_seq_len"):
         model(torch.zeros(1, 65, dtype=torch.long))
-    assert dataclasses.replace(CONFIGS["tiny"][0], dim=128).head_dim == 32
+    assert dataclasses.replace(PRESETS["tiny"].args, dim=128).head_dim == 32

@@ -221,7 +221,7 @@ def test_schedule_and_weight_decay_groups(token_run):
     assert lr_at(60, cfg) == pytest.approx(0.55) and lr_at(110, cfg) == pytest.approx(0.1)
     assert TrainConfig().beta1 == 0.9 and TrainConfig().beta2 == 0.95 and TrainConfig().weight_decay == 0.1
     assert TrainConfig().grad_clip == 1.0 and TrainConfig().min_lr_ratio == 0.1
-    from train.trainer import build_model
+    from train.build import build_model
 
     model = build_model(cfg, 50, "sdpa")
     decay, no_decay = param_groups(model, 0.1)

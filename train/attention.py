@@ -33,7 +33,7 @@ class AttentionMask:
             out.extend(b - a for a, b in zip(edges[:-1], edges[1:]))
         return out
 
-    def segment_ids(self, device=None) -> torch.Tensor:
+    def segment_ids(self, device: Optional[torch.device] = None) -> torch.Tensor:
         """(B, S) document number of every position within its row."""
         seg = torch.zeros(self.batch, self.seq_len, dtype=torch.int32)
         for b, row in enumerate(self.starts or ()):
@@ -55,6 +55,7 @@ def xformers_available() -> bool:
 
 
 def resolve_backend(name: str) -> str:
+    """The attention backend to run: `auto` becomes xformers when it can run here, else sdpa."""
     if name not in BACKENDS:
         raise ValueError(f"attention must be one of {', '.join(BACKENDS)}, got {name!r}")
     if name == "auto":
@@ -65,7 +66,7 @@ def resolve_backend(name: str) -> str:
     return name
 
 
-def prepare(mask: AttentionMask, backend: str, device) -> Any:
+def prepare(mask: AttentionMask, backend: str, device: Optional[torch.device]) -> Any:
     """What `attend` needs for this mask, built once per step and shared by every layer."""
     if backend == "xformers":
         from xformers.ops import LowerTriangularMask, fmha

@@ -1,5 +1,7 @@
-"""Checkpoints with torch.distributed.checkpoint: sharded model and optimizer, resumable on any
-number of ranks, plus the trainer's own state (step, data sampler, config) as JSON.
+"""Checkpoints of a run: sharded model and optimizer plus the trainer's state, resumable on any number of ranks.
+
+Model and optimizer go through torch.distributed.checkpoint (DCP), the trainer's own state
+(step, data sampler, config) is JSON.
 
 Layout: OUT/checkpoints/step-NNNNNNNN/ (DCP files + trainer.json). A checkpoint is written under
 a temporary name and renamed when every rank has finished, so one that exists is complete. One

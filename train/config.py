@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import types
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
 from train.attention import BACKENDS
-from train.model import CONFIGS
+from train.model import PRESETS
 
 
 class ConfigError(ValueError):
@@ -62,35 +63,60 @@ class TrainConfig:
 
     @property
     def lr_value(self) -> float:
-        return self.lr if self.lr is not None else CONFIGS[self.model][1]
+        return self.lr if self.lr is not None else PRESETS[self.model].lr
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_TYPES = get_type_hints(TrainConfig)
 _POSITIVE = ("seq_len", "batch_tokens", "micro_batch", "log_every", "eval_every", "keep_checkpoints")
 
 
 def _coerce(key: str, value: Any) -> Any:
-    default = TrainConfig.__dataclass_fields__[key].default
-    kind = _FIELDS[key].type
+    """`value` as the type TrainConfig declares for `key`; ConfigError naming the key otherwise."""
+    kind = _TYPES[key]
+    optional = get_origin(kind) in (Union, types.UnionType) and type(None) in get_args(kind)
+    if optional:
+        kind = Union[tuple(a for a in get_args(kind) if a is not type(None))]
     if value is None:
-        if "Optional" in str(kind):
+        if optional:
             return None
         raise ConfigError(f"config key {key!r} may not be empty")
-    wants = type(default) if default is not None else {"Optional[int]": int, "Optional[float]": float}[str(kind)]
-    if wants is bool:
+    return _as_type(key, kind, value)
+
+
+def _as_type(key: str, kind: Any, value: Any) -> Any:
+    """A non-empty value as `kind`: bool, int, float, str, or a tuple or list of them."""
+    container = get_origin(kind)
+    if container in (tuple, list):
+        return _as_sequence(key, container, get_args(kind), value)
+    if kind is Any:
+        return value
+    if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"config key {key!r} must be true or false, got {value!r}")
         return value
-    if wants is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if wants is int and isinstance(value, int) and not isinstance(value, bool):
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value
-    if wants is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+    if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
-    raise ConfigError(f"config key {key!r} must be {wants.__name__}, got {value!r}")
+    raise ConfigError(f"config key {key!r} must be {getattr(kind, '__name__', kind)}, got {value!r}")
+
+
+def _as_sequence(key: str, container: type, elements: tuple, value: Any) -> Any:
+    """A YAML list as list[X], tuple[X, ...] or tuple[X, Y, ...] (fixed length), each item coerced."""
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"config key {key!r} must be a list, got {value!r}")
+    if container is tuple and elements and elements[-1] is not Ellipsis:
+        if len(value) != len(elements):
+            raise ConfigError(f"config key {key!r} must be a list of {len(elements)} values, got {value!r}")
+        return tuple(_as_type(key, kind, item) for kind, item in zip(elements, value))
+    kind = elements[0] if elements else Any
+    return container(_as_type(key, kind, item) for item in value)
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -115,8 +141,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     check_no_overlap(cfg)
     if cfg.verify_shards not in ("sha256", "size"):
         raise ConfigError(f"config key 'verify_shards' must be sha256 or size, got {cfg.verify_shards!r}")
-    if cfg.model not in CONFIGS:
-        raise ConfigError(f"config key 'model' must be one of {', '.join(CONFIGS)}, got {cfg.model!r}")
+    if cfg.model not in PRESETS:
+        raise ConfigError(f"config key 'model' must be one of {', '.join(PRESETS)}, got {cfg.model!r}")
     for key in _POSITIVE:
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")

@@ -1,5 +1,7 @@
-"""The trainer's outcomes other than success, light to import (no torch): `python -m train` maps
-each to its exit status before the trainer is loaded."""
+"""The trainer's outcomes other than success, light to import (no torch).
+
+`python -m train` maps each to its exit status before the trainer is loaded.
+"""
 from __future__ import annotations
 
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import torch
 
 from train import checkpoint
 from train.attention import resolve_backend
+from train.build import build_model
 from train.config import TrainConfig
-from train.trainer import build_model
+from train.model import Transformer
+
+if TYPE_CHECKING:
+    from sentencepiece import SentencePieceProcessor
 
 
 def _checkpoint_dir(path: Path) -> Path:
@@ -29,17 +33,15 @@ def _checkpoint_dir(path: Path) -> Path:
     return found[-1]
 
 
-def load_model(path: str | Path, device: str = "cpu"):
+def load_model(path: str | Path,
+               device: str = "cpu") -> tuple[Transformer, SentencePieceProcessor, TrainConfig]:
     """(model, tokenizer, config) from a run folder or a checkpoint folder."""
-    import json
-
     import sentencepiece as spm
 
     from tokenizer.shards import read_mixture_json
 
     folder = _checkpoint_dir(Path(path))
-    state = json.loads((folder / checkpoint.TRAINER_FILE).read_text())
-    cfg = TrainConfig(**state["config"])
+    cfg = TrainConfig(**checkpoint.read_state(folder)["config"])
     mixture = read_mixture_json(cfg.tokens)
     model = build_model(cfg, mixture["tokenizer"]["vocab_size"], resolve_backend("sdpa"))
     checkpoint.load(folder, model, None)
@@ -48,8 +50,8 @@ def load_model(path: str | Path, device: str = "cpu"):
 
 
 @torch.no_grad()
-def generate(model, sp, prompt: str, max_new_tokens: int = 64, temperature: float = 0.8, top_k: int = 50,
-             seed: int = 0, device: str = "cpu") -> str:
+def generate(model: Transformer, sp: SentencePieceProcessor, prompt: str, max_new_tokens: int = 64,
+             temperature: float = 0.8, top_k: int = 50, seed: int = 0, device: str = "cpu") -> str:
     """The prompt's continuation (BOS + prompt tokens, then samples until EOS or max_new_tokens),
     decoded together with the prompt so the space between them survives."""
     gen = torch.Generator(device=device).manual_seed(seed)

@@ -1,4 +1,4 @@
-"""The LLaMA architecture (Touvron et al., 2023), in one file.
+"""The LLaMA architecture (Touvron et al., 2023) and its named sizes (presets), in one file.
 
 Pre-normalisation with RMSNorm, SwiGLU feed-forward with hidden size 2/3·4d rounded up to a
 multiple of 256, rotary embeddings on queries and keys, no biases, an output projection not
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -38,14 +38,22 @@ class ModelArgs:
         return self.multiple_of * math.ceil(hidden / self.multiple_of)
 
 
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named model size: its shape and the peak learning rate it trains with."""
+
+    args: ModelArgs
+    lr: float
+
+
 # The paper's Table 2 (learning rates with them; batch 4M tokens, context 2048) and small ones.
-CONFIGS: dict[str, tuple[ModelArgs, float]] = {
-    "6.7B": (ModelArgs(dim=4096, n_layers=32, n_heads=32), 3.0e-4),
-    "13B": (ModelArgs(dim=5120, n_layers=40, n_heads=40), 3.0e-4),
-    "32.5B": (ModelArgs(dim=6656, n_layers=60, n_heads=52), 1.5e-4),
-    "65.2B": (ModelArgs(dim=8192, n_layers=80, n_heads=64), 1.5e-4),
-    "1b": (ModelArgs(dim=2048, n_layers=16, n_heads=16), 3.0e-4),
-    "tiny": (ModelArgs(dim=64, n_layers=2, n_heads=4, multiple_of=32, max_seq_len=256), 3.0e-3),
+PRESETS: dict[str, Preset] = {
+    "6.7B": Preset(ModelArgs(dim=4096, n_layers=32, n_heads=32), lr=3.0e-4),
+    "13B": Preset(ModelArgs(dim=5120, n_layers=40, n_heads=40), lr=3.0e-4),
+    "32.5B": Preset(ModelArgs(dim=6656, n_layers=60, n_heads=52), lr=1.5e-4),
+    "65.2B": Preset(ModelArgs(dim=8192, n_layers=80, n_heads=64), lr=1.5e-4),
+    "1b": Preset(ModelArgs(dim=2048, n_layers=16, n_heads=16), lr=3.0e-4),
+    "tiny": Preset(ModelArgs(dim=64, n_layers=2, n_heads=4, multiple_of=32, max_seq_len=256), lr=3.0e-3),
 }
 
 
@@ -60,7 +68,8 @@ class RMSNorm(nn.Module):
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
 
 
-def rope_tables(head_dim: int, seq_len: int, theta: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_tables(head_dim: int, seq_len: int, theta: float,
+                device: Optional[torch.device] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin (seq_len, head_dim/2) in fp32 for rotating adjacent pairs of dimensions."""
     freqs = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
     angles = torch.outer(torch.arange(seq_len, device=device, dtype=torch.float32), freqs)
@@ -83,7 +92,7 @@ class Attention(nn.Module):
         self.wqkv = nn.Linear(args.dim, 3 * args.dim, bias=False)
         self.wo = nn.Linear(args.dim, args.dim, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, prepared) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, prepared: Any) -> torch.Tensor:
         b, s, _ = x.shape
         q, k, v = self.wqkv(x).view(b, s, 3, self.n_heads, self.head_dim).unbind(2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
@@ -110,7 +119,7 @@ class Block(nn.Module):
         self.ffn_norm = RMSNorm(args.dim, args.norm_eps)
         self.feed_forward = FeedForward(args)
 
-    def forward(self, x, cos, sin, prepared):
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, prepared: Any) -> torch.Tensor:
         h = x + self.attention(self.attention_norm(x), cos, sin, prepared)
         return h + self.feed_forward(self.ffn_norm(h))
 

@@ -1,15 +1,68 @@
-"""A training run's record, read back from OUT/log.jsonl and OUT/config.json (no torch needed).
+"""A training run's record, OUT/log.jsonl and OUT/config.json: written by the trainer, read back here.
 
-Used by `llamapipe stats RUN_DIR` for a terminal summary and an HTML page of curves.
+The trainer writes through `Logger` (rank 0: a line per interval to stdout, log.jsonl and, when
+installed, TensorBoard). `llamapipe stats RUN_DIR` reads it back with `summarise_run` (no torch
+needed) for a terminal summary and an HTML page of curves.
 """
 from __future__ import annotations
 
 import json
 import statistics
+import sys
 from pathlib import Path
+from typing import Any
 
 LOG_FILE = "log.jsonl"
 CONFIG_FILE = "config.json"
+
+
+class Logger:
+    """Rank 0 writes config.json once, then a line per interval to stdout, log.jsonl and (when
+    installed) TensorBoard; on other ranks (`enabled` false) every call does nothing."""
+
+    def __init__(self, out_dir: Path, config: dict[str, Any], enabled: bool, tensorboard: bool):
+        self.enabled = enabled
+        self.jsonl = None
+        self.tb = None
+        if not enabled:
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.jsonl = open(out_dir / LOG_FILE, "a", encoding="utf-8")
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(out_dir / "tensorboard"))
+            except ImportError:
+                print("tensorboard is not installed: TensorBoard logs skipped (pip install tensorboard)", file=sys.stderr)
+        (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+
+    def __enter__(self) -> Logger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def log(self, record: dict, text: str) -> None:
+        """Print `text` and append `record` (which has a "step") to log.jsonl and TensorBoard."""
+        if not self.enabled:
+            return
+        print(text, flush=True)
+        self.jsonl.write(json.dumps(record, sort_keys=True) + "\n")
+        self.jsonl.flush()
+        if self.tb:
+            step = record["step"]
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key != "step":
+                    self.tb.add_scalar(f"train/{key}", value, step)
+            for source, value in record.get("eval_perplexity", {}).items():
+                self.tb.add_scalar(f"eval/perplexity/{source}", value, step)
+
+    def close(self) -> None:
+        if self.jsonl:
+            self.jsonl.close()
+        if self.tb:
+            self.tb.close()
 
 
 def is_run_dir(path: str | Path) -> bool:
