@@ -75,8 +75,14 @@ def stream_documents(path: str, open_file: Callable[[str], BinaryIO] = open_loca
         elif kind == "jsonl":
             yield from stream_jsonl(f, path, source or "jsonl", start, end)
         else:
-            for item in stream_wet(f, path, start, end):
-                yield item if isinstance(item, Fault) else wet_document(item, source or "cc")
+            yield from wet_documents(f, path, source or "cc", start, end)
+
+
+def wet_documents(f: BinaryIO, path: str, source: str = "cc", start: int = 0, end: Optional[int] = None
+                  ) -> Iterator[Item]:
+    """Documents (and Faults) of an open WET file, whatever its name (corpus.wet.stream_wet)."""
+    for item in stream_wet(f, path, start, end):
+        yield item if isinstance(item, Fault) else wet_document(item, source)
 
 
 def enumerate_documents(items: Iterable[Item]) -> Iterator[tuple[Optional[int], Item]]:

@@ -114,11 +114,7 @@ class WriteBucketsFn(beam.DoFn):
         table = shards.read_parquet_bytes(fileio.read_bytes(_temp_docs(self.temp_dir, file_idx)))
         buckets = assign_buckets(table.column("perplexity").to_pylist(), table.column("lang").to_pylist(), cutoffs)
         table = table.set_column(table.schema.get_field_index("bucket"), "bucket", pa.array(buckets, pa.string()))
-        for part_dir, part in shards.split_partitions(table):
-            rel = f"{part_dir}/{shards.part_name(file_idx)}"
-            data = shards.parquet_bytes(part)
-            fileio.write_atomic(fileio.under(self.out, rel), data)
-            yield shards.manifest_entry(rel, data, part.num_rows)
+        yield from fileio.write_partitions(self.out, table, file_idx)
 
 
 def output_patterns() -> list[str]:

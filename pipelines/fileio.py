@@ -10,14 +10,15 @@ import hashlib
 import os
 import sys
 import uuid
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
+from corpus import shards
 from corpus.integrity import FileAccess
 from corpus.paths import canonical, is_url
-from pipelines.memory import pin_mmap_threshold
 from corpus.shards import local_parquet_files, write_local_atomic
+from pipelines.memory import pin_mmap_threshold
 
 
 def join(base: str, *parts: str) -> str:
@@ -195,6 +196,16 @@ def write_atomic(path: str, data: bytes) -> None:
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([tmp], [path])
+
+
+def write_partitions(out: str, table, file_idx: int) -> Iterator[dict]:
+    """Write one input file's documents as OUT/lang=xx/bucket=yy/part-NNNNN.parquet, one file per
+    partition present; yields their manifest entries."""
+    for part_dir, part in shards.split_partitions(table):
+        rel = f"{part_dir}/{shards.part_name(file_idx)}"
+        data = shards.parquet_bytes(part)
+        write_atomic(under(out, rel), data)
+        yield shards.manifest_entry(rel, data, part.num_rows)
 
 
 class OutputFull(OSError):

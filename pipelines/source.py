@@ -16,13 +16,12 @@ from typing import Callable, Iterable, Optional, Union
 import apache_beam as beam
 
 from corpus import shards
-from corpus.counters import Counters
 from corpus.document import Document
-from corpus.readers import stream_documents
 from corpus.faults import Fault
+from corpus.readers import stream_documents
 from pipelines import fileio
 from pipelines.commit import commit
-from pipelines.steps.chain import Step, read_rows, run_steps
+from pipelines.steps.chain import Step, run_file
 
 LOG = logging.getLogger("llamapipe.source")
 Reader = Callable[[str], Iterable[Union[Document, Fault]]]
@@ -66,15 +65,8 @@ class RecipeFn(beam.DoFn):
 
     def process(self, item: tuple[int, str]):
         file_idx, path = item
-        counters = Counters()
-        rows = read_rows(self.run.read(path), path, self.run.strict, counters, LOG)
-        docs = [d for batch in run_steps(rows, self.steps, counters) for d in batch.docs]
-        table = shards.documents_to_table(docs)
-        for part_dir, part in shards.split_partitions(table):
-            rel = f"{part_dir}/{shards.part_name(file_idx)}"
-            data = shards.parquet_bytes(part)
-            fileio.write_atomic(fileio.under(self.run.out, rel), data)
-            yield shards.manifest_entry(rel, data, part.num_rows)
+        docs, counters = run_file(self.run.read(path), path, self.run.strict, self.steps, LOG)
+        yield from fileio.write_partitions(self.run.out, shards.documents_to_table(docs), file_idx)
         yield beam.pvalue.TaggedOutput("stats", counters)
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsList
@@ -26,7 +25,7 @@ from corpus.parquet_input import parquet_file, row_groups
 from pipelines import fileio, runner
 from pipelines.commit import commit
 from pipelines.steps.tokenize import TokenizeConfig
-from tokenizer.encode import encode_table
+from tokenizer.encode import encode_table, join_packed
 from tokenizer.shards import FORMAT, MIXTURE_FILE, part_stem, shard_bytes, token_dtype
 
 
@@ -83,16 +82,12 @@ class TokenizeFileFn(beam.DoFn):
 
     def process(self, unit):
         source, part, path = unit
-        counters, token_parts, lengths = Counters(), [], []
+        counters, packed = Counters(), []
         for table in shard_row_groups(path, ["text", "bucket"]):
             tokens, offsets, group_counters = encode_table(self.sp, table, self.cfg.buckets, self.cfg.threads)
             counters += group_counters
-            token_parts.append(tokens)
-            lengths.append(np.diff(offsets))
-        tokens = np.concatenate(token_parts) if token_parts else np.zeros(0, np.uint32)
-        offsets = np.zeros(sum(len(n) for n in lengths) + 1, dtype=np.int64)
-        if lengths:
-            np.cumsum(np.concatenate(lengths), out=offsets[1:])
+            packed.append((tokens, offsets))
+        tokens, offsets = join_packed(packed)
         bin_data, idx_data = shard_bytes(tokens, offsets, self.dtype)
         stem = f"{source}/{part_stem(part)}"
         docs = len(offsets) - 1

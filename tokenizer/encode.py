@@ -29,16 +29,17 @@ def pack(encoded: Sequence[Sequence[int]], bos: int, eos: int) -> tuple[np.ndarr
 def encode_texts(sp, texts: list[str], batch: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Encode `texts` with a SentencePieceProcessor in batches, packed with its BOS/EOS ids:
     (uint32 tokens, int64 offsets). Each batch leaves Python lists at once (4 bytes a token kept)."""
-    parts: list[np.ndarray] = []
-    lengths: list[np.ndarray] = []
-    for start in range(0, len(texts), batch):
-        tokens, offsets = pack(sp.encode(texts[start:start + batch], num_threads=threads), sp.bos_id(), sp.eos_id())
-        parts.append(tokens)
-        lengths.append(np.diff(offsets))
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    return join_packed([pack(sp.encode(texts[start:start + batch], num_threads=threads), sp.bos_id(), sp.eos_id())
+                        for start in range(0, len(texts), batch)])
+
+
+def join_packed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Packed (tokens, offsets) pairs, in order, as one (tokens, offsets with a final total)."""
+    lengths = [np.diff(offsets) for _, offsets in parts]
+    offsets = np.zeros(sum(n.size for n in lengths) + 1, dtype=np.int64)
     if lengths:
         np.cumsum(np.concatenate(lengths), out=offsets[1:])
-    return (np.concatenate(parts) if parts else np.empty(0, dtype=np.uint32)), offsets
+    return (np.concatenate([t for t, _ in parts]) if parts else np.empty(0, dtype=np.uint32)), offsets
 
 
 def encode_table(sp, table, buckets: Optional[frozenset[str]] = None, threads: int = 1

@@ -17,11 +17,11 @@ import numpy as np
 from corpus.counters import Counters, Units
 from corpus.document import Document, address, file_of, row_of
 from corpus.faults import Fault
-from corpus.readers import open_local, wet_document
-from corpus.wet import stream_wet
+from corpus import readers
+from corpus.readers import open_local
 from dedup.lines import MODES, apply_line_dedup, decide_duplicates, line_hashes
 from pipelines.steps import checks
-from pipelines.steps.chain import Batch, Filter, Step, drop_where_not, read_rows, run_steps
+from pipelines.steps.chain import Batch, Filter, Step, drop_where_not, read_rows, run_file, run_steps
 
 LOG = logging.getLogger("llamapipe.ccnet")
 # CommonCrawl truncates every fetched payload at 1 MiB, so no real page's text comes near this;
@@ -78,8 +78,7 @@ def wet_documents(path: str, source: str, open_file: Callable[[str], BinaryIO] =
     """The documents (and faults) of one WET file, streamed record by record (whatever its name:
     ccnet reads WET only)."""
     with open_file(path) as f:
-        for item in stream_wet(f, path):
-            yield item if isinstance(item, Fault) else wet_document(item, source)
+        yield from readers.wet_documents(f, path, source)
 
 
 def admission(cfg: CCNetConfig) -> list[Step]:
@@ -273,9 +272,7 @@ class FileResult:
 def process_file(items: Iterable[Union[Document, Fault]], path: str, cfg: CCNetConfig,
                  steps: list[Step]) -> FileResult:
     """Run a file's documents through `steps` (see `recipe`), counting faults and every drop."""
-    counters = Counters()
-    kept = [d for batch in run_steps(read_rows(items, path, cfg.strict, counters, LOG), steps, counters)
-            for d in batch.docs]
+    kept, counters = run_file(items, path, cfg.strict, steps, LOG)
     perplexities: dict[str, list[float]] = {}
     for doc in kept:
         if doc.perplexity is not None:

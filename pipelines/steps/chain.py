@@ -105,3 +105,13 @@ def run_steps(rows: Iterable[tuple[int, Document]], steps: Sequence[Step], count
             counters.write(u)
         if batch:
             yield batch
+
+
+def run_file(items: Iterable[Union[Document, Fault]], path: str, strict: bool, steps: Sequence[Step],
+             log: logging.Logger) -> tuple[list[Document], Counters]:
+    """One file's reader output through `steps`: the documents that survive, and the file's Counters
+    (faults counted, or raised under `strict`)."""
+    counters = Counters()
+    kept = [d for batch in run_steps(read_rows(items, path, strict, counters, log), steps, counters)
+            for d in batch.docs]
+    return kept, counters
