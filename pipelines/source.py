@@ -2,16 +2,17 @@
 then written as corpus shards (DESIGN.md) partitioned by language, with `_stats.json`, `_manifest.json`
 and `_SUCCESS`.
 
-A source brings a reader (path -> documents and faults, streamed) and a recipe factory (-> its
+A source brings a reader (unit -> documents and faults, streamed) and a recipe factory (-> its
 ordered, named steps; called once per worker, so models load once); see README "How to add a
-source". Output names depend only on the input file's index, so any worker count writes the same
-bytes.
+source". A unit is a whole input file or a byte extent of one (a Wikipedia dump's run of bz2
+streams) that one worker reads; output names depend only on the unit's place in the plan, so any
+worker count writes the same bytes.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Callable, Iterable, Optional, Union
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import apache_beam as beam
 
@@ -24,12 +25,35 @@ from pipelines.commit import commit
 from pipelines.steps.chain import Step, run_file
 
 LOG = logging.getLogger("llamapipe.source")
-Reader = Callable[[str], Iterable[Union[Document, Fault]]]
 
 
-def read_any(path: str) -> Iterable[Union[Document, Fault]]:
-    """Documents of a WET, JSONL or corpus Parquet file by its suffix, streamed (corpus.readers)."""
-    return stream_documents(path, fileio.open_raw)
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """What one worker reads in one piece: the bytes [start, end) of input file `file_idx` at `path`
+    (`end` None: to the end of the file). Its index in the run's plan is its output part number."""
+
+    file_idx: int
+    path: str
+    start: int = 0
+    end: Optional[int] = None
+
+
+Reader = Callable[[Unit], Iterable[Union[Document, Fault]]]
+
+
+def read_any(unit: Unit) -> Iterable[Union[Document, Fault]]:
+    """Documents of a WET, JSONL or corpus Parquet file by its suffix, streamed (corpus.readers);
+    a unit with an extent reads the records that start in it."""
+    extent = None
+    if unit.start or unit.end is not None:
+        extent = (unit.start, fileio.size(unit.path) if unit.end is None else unit.end)
+    return stream_documents(unit.path, fileio.open_raw, byte_range=extent)
+
+
+def whole_files(files: Sequence[str], skip: Iterable[int] = ()) -> tuple[Unit, ...]:
+    """One unit per input file, in input order, leaving out the indexes in `skip`."""
+    skipped = set(skip)
+    return tuple(Unit(i, f) for i, f in enumerate(files) if i not in skipped)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +61,8 @@ class SourceRun:
     """What the shared graph needs from a source's config: inputs, output, the reader and the recipe.
 
     `read` and `make_steps` must pickle (module-level functions or functools.partial of them);
-    `run_info` is the config's run section of `_stats.json`.
+    `run_info` is the config's run section of `_stats.json`. `units` is the plan (default: each
+    readable file whole); `unreadable` lists (file index, why) of inputs counted as malformed.
     """
 
     files: tuple[str, ...]
@@ -47,6 +72,11 @@ class SourceRun:
     read: Reader = read_any
     strict: bool = False
     unreadable: tuple[tuple[int, str], ...] = ()
+    units: tuple[Unit, ...] = ()
+
+    def plan(self) -> tuple[Unit, ...]:
+        """The units to read, in output order."""
+        return self.units or whole_files(self.files, dict(self.unreadable))
 
 
 def output_patterns() -> list[str]:
@@ -55,7 +85,7 @@ def output_patterns() -> list[str]:
 
 
 class RecipeFn(beam.DoFn):
-    """(file index, path) -> manifest entries of its shards; its Counters tagged 'stats'."""
+    """(part number, unit) -> manifest entries of its shards; its Counters tagged 'stats'."""
 
     def __init__(self, run: SourceRun):
         self.run = run
@@ -63,20 +93,19 @@ class RecipeFn(beam.DoFn):
     def setup(self):
         self.steps = self.run.make_steps()
 
-    def process(self, item: tuple[int, str]):
-        file_idx, path = item
-        docs, counters = run_file(self.run.read(path), path, self.run.strict, self.steps, LOG)
-        yield from fileio.write_partitions(self.run.out, shards.documents_to_table(docs), file_idx)
+    def process(self, item: tuple[int, Unit]):
+        part, unit = item
+        docs, counters = run_file(self.run.read(unit), unit.path, self.run.strict, self.steps, LOG)
+        yield from fileio.write_partitions(self.run.out, shards.documents_to_table(docs), part)
         yield beam.pvalue.TaggedOutput("stats", counters)
 
 
 def build_pipeline(p: beam.Pipeline, run: SourceRun, run_id: Optional[str] = None) -> None:
     """Attach the single-pass source graph to `p`; `run_id` is the output claim's."""
     unreadable = dict(run.unreadable)
-    indexed = [(i, f) for i, f in enumerate(run.files) if i not in unreadable]
     written = (p
-               | "Files" >> beam.Create(indexed)
-               | "SpreadFiles" >> beam.Reshuffle()
+               | "Units" >> beam.Create(list(enumerate(run.plan())))
+               | "SpreadUnits" >> beam.Reshuffle()
                | "Recipe" >> beam.ParDo(RecipeFn(run)).with_outputs("stats", main="manifest"))
     commit(p, run.out, run.run_info, written.stats, written.manifest, p | "NoExtras" >> beam.Create([]), run_id,
            [(run.files[i], why) for i, why in sorted(unreadable.items())])

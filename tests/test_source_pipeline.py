@@ -57,3 +57,17 @@ def test_reader_and_recipe_make_shards_the_same_for_any_worker_count(tmp_path):
     written = [t for rel in one for t in pq.read_table(tmp_path / "one" / rel).column("text").to_pylist()]
     assert written == [t for t in texts if len(t) >= 300]
     assert (tmp_path / "one" / "_SUCCESS").exists()
+
+
+def test_units_split_a_file_into_parts_that_read_each_record_once(tmp_path):
+    files = _jsonl_inputs(tmp_path / "in")
+    size = Path(files[0]).stat().st_size
+    units = (source.Unit(0, files[0], 0, size // 3), source.Unit(0, files[0], size // 3, None))
+    run = source.SourceRun(files=(files[0],), out=str(tmp_path / "out"),
+                           make_steps=functools.partial(admission, CCNetConfig(min_length=0)),
+                           run_info={}, units=units)
+    runner.run(lambda p: source.build_pipeline(p, run), runner.pipeline_options([], 2))
+    parts = sorted((tmp_path / "out").rglob("*.parquet"))
+    assert [p.name for p in parts] == ["part-00000.parquet", "part-00001.parquet"]
+    written = [t for p in parts for t in pq.read_table(p).column("text").to_pylist()]
+    assert written == [json.loads(line)["text"] for line in Path(files[0]).read_text().splitlines()]
