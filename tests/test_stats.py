@@ -78,3 +78,19 @@ def test_not_a_shard_folder(tmp_path, capsys):
     assert cli.main(["stats", str(tmp_path)]) == 2
     assert "neither corpus shards" in capsys.readouterr().err
     assert cli.main(["stats", str(tmp_path / "nope")]) == 2
+
+
+def test_several_corpus_folders_side_by_side_with_drop_reasons(sample_run, dedup_run, token_run, capsys, tmp_path):
+    s = json.loads(cli.main(["stats", str(sample_run), str(dedup_run), "--json"]) == 0 and capsys.readouterr().out)
+    assert s["kind"] == "corpora" and [c["path"] for c in s["corpora"]] == [str(sample_run), str(dedup_run)]
+    for row, folder in zip(s["overview"], (sample_run, dedup_run)):
+        run = json.loads((folder / "_stats.json").read_text())
+        assert row["read"] == run["documents"]["read"]
+        assert row["dropped"] == {r: n for r, n in run["documents"]["dropped"].items() if n}
+    assert set(s["reasons"]) == set(s["overview"][0]["dropped"]) | set(s["overview"][1]["dropped"])
+    assert cli.main(["stats", str(sample_run), str(dedup_run), "--html", str(tmp_path / "r.html")]) == 0
+    out = capsys.readouterr().out
+    assert "drop reasons by source" in out and "exact_duplicate" in out
+    assert "Drop reasons by source" in (tmp_path / "r.html").read_text()
+    assert cli.main(["stats", str(sample_run), str(token_run)]) == 2
+    assert "each holds corpus shards" in capsys.readouterr().err

@@ -16,7 +16,9 @@ def add_parsers(sub) -> None:
                            "x bucket, perplexity percentiles per language, drop reasons from _stats.json. On "
                            "token shards: tokens and documents per source, configured vs realised mixture, "
                            "epochs. --html writes one self-contained page with plots."))
-    p.add_argument("path", metavar="PATH", help="a corpus shard folder or a token shard folder (mixture.json)")
+    p.add_argument("path", metavar="PATH", nargs="+",
+                   help="a corpus shard folder, a token shard folder (mixture.json) or a training run; "
+                        "several corpus folders (one per source) are shown side by side with their drop reasons")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
     p.add_argument("--html", metavar="REPORT.html", default=None, help="also write an HTML report with plots")
     p.add_argument("--verify", action="store_true",
@@ -32,8 +34,10 @@ def run_stats(args, beam_args: list[str]) -> int:
     if beam_args:
         raise CLIError(f"stats does not take {' '.join(beam_args)}")
     with user_errors(ValueError):
-        summary = stats_report.summarise(args.path, progress=not args.json and sys.stderr.isatty(),
-                                         verify=args.verify, allow_incomplete=args.allow_incomplete)
+        summarise = stats_report.summarise_many if len(args.path) > 1 else (
+            lambda paths, **kw: stats_report.summarise(paths[0], **kw))
+        summary = summarise(args.path, progress=not args.json and sys.stderr.isatty(),
+                            verify=args.verify, allow_incomplete=args.allow_incomplete)
     if args.json:
         print(json.dumps(summary, indent=1, sort_keys=True))
     else:

@@ -53,6 +53,22 @@ def summarise(path: str, progress: bool = False, verify: bool = False, allow_inc
         return summarise_corpus(files, path, stats_file, on_file=lambda _: bar.advance(task))
 
 
+def summarise_many(paths: list[str], progress: bool = False, verify: bool = False,
+                   allow_incomplete: bool = False) -> dict:
+    """Several corpus folders side by side (one per source, as `tokenize --corpus` takes them): each
+    folder's summary, and per folder its sources, documents, characters and drop reasons."""
+    corpora = [summarise(p, progress, verify, allow_incomplete) for p in paths]
+    for path, c in zip(paths, corpora):
+        if c["kind"] != "corpus":
+            raise ValueError(f"{path}: several folders are compared only when each holds corpus shards "
+                             f"(this one holds {c['kind']})")
+    rows = [{"path": c["path"], "sources": sorted(c["shares"]["source"]) or ["(none)"],
+             "documents": c["documents"], "chars": c["chars"], "read": c["read"],
+             "dropped": {r: n for r, n in c["dropped"].items() if n}} for c in corpora]
+    return {"kind": "corpora", "path": ", ".join(c["path"] for c in corpora), "corpora": corpora,
+            "overview": rows, "reasons": sorted({r for row in rows for r in row["dropped"]})}
+
+
 def _checked(path: str, verify: bool, allow_incomplete: bool, progress: bool) -> CheckedFolder:
     """corpus.integrity's check of a shard folder, with a bar while sha256s are computed."""
     if not verify or not progress:
@@ -78,6 +94,8 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
         _print_tokens(summary, console)
     elif summary["kind"] == "run":
         _print_run(summary, console)
+    elif summary["kind"] == "corpora":
+        _print_corpora(summary, console)
     else:
         _print_corpus(summary, console)
 
@@ -112,6 +130,34 @@ def _print_corpus(s: dict, console: Console) -> None:
             if n:
                 d.add_row(reason, f"{n:,}", f"{100 * n / max(s['read'] or 1, 1):.1f}%")
         console.print(d)
+
+
+def _print_corpora(s: dict, console: Console) -> None:
+    for c in s["corpora"]:
+        _print_corpus(c, console)
+    names = [", ".join(r["sources"]) for r in s["overview"]]
+    t = Table(title="sources side by side")
+    for col in ("source", "folder"):
+        t.add_column(col)
+    for col in ("documents", "characters", "read", "dropped"):
+        t.add_column(col, justify="right")
+    for name, row in zip(names, s["overview"]):
+        t.add_row(name, row["path"], f"{row['documents']:,}", f"{row['chars']:,}",
+                  "?" if row["read"] is None else f"{row['read']:,}",
+                  _share(sum(row["dropped"].values()), row["read"] or 0))
+    console.print(t)
+    if s["reasons"]:
+        d = Table(title="drop reasons by source: documents (% of the source's read)")
+        d.add_column("reason")
+        for name in names:
+            d.add_column(name, justify="right")
+        for reason in s["reasons"]:
+            d.add_row(reason, *(_share(row["dropped"].get(reason, 0), row["read"] or 0) for row in s["overview"]))
+        console.print(d)
+
+
+def _share(n: int, read: int) -> str:
+    return f"{n:,} ({100 * n / read:.1f}%)" if n and read else ("0" if not n else f"{n:,}")
 
 
 def _print_tokens(s: dict, console: Console) -> None:
@@ -212,6 +258,30 @@ def _corpus_html(s: dict) -> list[str]:
     return parts
 
 
+def _corpora_html(s: dict) -> list[str]:
+    rows = s["overview"]
+    names = [", ".join(r["sources"]) for r in rows]
+    docs, chars = sum(r["documents"] for r in rows) or 1, sum(r["chars"] for r in rows) or 1
+    parts = ["<h2>Sources side by side</h2>",
+             '<div class="charts">' + svg_charts.grouped_bars(
+                 names, [("documents", [r["documents"] / docs for r in rows]),
+                         ("characters", [r["chars"] / chars for r in rows])], "share of what was written",
+                 "source") + "</div>",
+             _table(["source", "folder", "documents", "characters", "read", "dropped"],
+                    [[n, r["path"], f"{r['documents']:,}", f"{r['chars']:,}",
+                      "?" if r["read"] is None else f"{r['read']:,}",
+                      _share(sum(r["dropped"].values()), r["read"] or 0)] for n, r in zip(names, rows)],
+                    numeric_from=2)]
+    if s["reasons"]:
+        parts.append("<h2>Drop reasons by source (documents, % of the source's read)</h2>")
+        parts.append(_table(["reason", *names], [[x, *(_share(r["dropped"].get(x, 0), r["read"] or 0) for r in rows)]
+                                                for x in s["reasons"]]))
+    for n, c in zip(names, s["corpora"]):
+        parts.append(f"<h2>{escape(n)}: {escape(c['path'])}</h2>")
+        parts.extend(_corpus_html(c))
+    return parts
+
+
 def _tokens_html(s: dict) -> list[str]:
     names = list(s["sources"])
     parts = [f"<p>{s['tokens']:,} tokens in {s['documents']:,} documents; {s['dtype']}, vocabulary "
@@ -258,7 +328,8 @@ def _run_html(s: dict) -> list[str]:
 def write_html(summary: dict, path: str) -> None:
     """One self-contained page (inline CSS and SVG), written atomically."""
     kind, render = {"tokens": ("token shards", _tokens_html), "run": ("training run", _run_html),
-                    "corpus": ("corpus shards", _corpus_html)}[summary["kind"]]
+                    "corpus": ("corpus shards", _corpus_html),
+                    "corpora": ("corpus shards by source", _corpora_html)}[summary["kind"]]
     body = render(summary)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>llamapipe stats: "
