@@ -1,8 +1,9 @@
-"""`make demo`: on the bundled sample, ccnet -> tokenizer-train -> tokenize -> stats (HTML reports) -> a tiny
-LLaMA trained for a few hundred steps on CPU, and a sample of its text.
+"""`make demo`: on the bundled sample, ccnet and the dump sources -> tokenizer-train -> tokenize -> stats
+(HTML reports) -> a tiny LLaMA trained for a few hundred steps on CPU, and a sample of its text.
 
-The perplexity models are trained first from the bundled reference text. The sample is
-CommonCrawl only, so the LLaMA mixture is renormalised to its `cc` source.
+The perplexity models are trained first from the bundled reference text. The sources are the
+CommonCrawl sample and the test fixtures of the dump sources (Wikipedia, ...); the LLaMA mixture is
+renormalised over the sources still missing.
 """
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "data" / "sample" / "wet"
 REFERENCE = ROOT / "tests" / "data" / "reference"
 DEMO_LANGS = ("de", "en", "fr")
+# The dump sources on their test fixtures: (command and mixture key, its --input flags).
+DUMP_SOURCES = [
+    ("wikipedia", ["--input", str(ROOT / "tests" / "data" / "wikipedia" / "*-multistream.xml.bz2")]),
+]
 
 
 def ensure_models(models: Path) -> None:
@@ -61,14 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.workdir)
     models = work / "models"
     ensure_models(models)
+    corpora = {"cc": work / "ccnet", **{name: work / name for name, _ in DUMP_SOURCES}}
+    corpus_args = [a for name, folder in corpora.items() for a in ("--corpus", f"{name}={folder}")]
     steps = [
         ["ccnet", "--input", str(SAMPLE / "*.warc.wet.gz"), "--output", str(work / "ccnet"),
          "--models", str(models), "--overwrite", *beam_args],
-        ["tokenizer-train", "--corpus", f"cc={work / 'ccnet'}", "--renormalize", "--vocab-size", "4000",
+        *([name, *inputs, "--output", str(work / name), "--overwrite", *beam_args] for name, inputs in DUMP_SOURCES),
+        ["tokenizer-train", *corpus_args, "--renormalize", "--vocab-size", "4000",
          "--sample-docs", "700", "--out", str(work / "tokenizer" / "tok.model"), *beam_args],
-        ["tokenize", "--corpus", f"cc={work / 'ccnet'}", "--renormalize", "--tokenizer",
+        ["tokenize", *corpus_args, "--renormalize", "--tokenizer",
          str(work / "tokenizer" / "tok.model"), "--out", str(work / "tokens"), "--overwrite", *beam_args],
-        ["stats", str(work / "ccnet"), "--html", str(work / "ccnet-report.html")],
+        ["stats", *map(str, corpora.values()), "--html", str(work / "corpus-report.html")],
         ["stats", str(work / "tokens"), "--html", str(work / "tokens-report.html")],
     ]
     for step in steps:
@@ -79,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     rc = train_tiny(work)
     if rc:
         return rc
-    print(f"\ndemo: corpus shards in {(work / 'ccnet').resolve()}, tokenizer in {(work / 'tokenizer').resolve()}, "
-          f"token shards in {(work / 'tokens').resolve()}, the model in {(work / 'train').resolve()}; open {(work / 'ccnet-report.html').resolve()}, "
+    print(f"\ndemo: corpus shards in {', '.join(str(f.resolve()) for f in corpora.values())}, tokenizer in {(work / 'tokenizer').resolve()}, "
+          f"token shards in {(work / 'tokens').resolve()}, the model in {(work / 'train').resolve()}; open {(work / 'corpus-report.html').resolve()}, "
           f"{(work / 'tokens-report.html').resolve()}, {(work / 'train-report.html').resolve()} in a browser")
     return 0
 
