@@ -1,18 +1,21 @@
 """Corpus shard layout and bytes: Hive-partitioned zstd Parquet, manifest entries, marker files.
 
 Functions here build bytes and paths only; the caller writes them through whatever
-filesystem it uses (local disk, GCS, ...) with write-to-temporary-then-rename.
+filesystem it uses (local disk, GCS, ...) with write-to-temporary-then-rename. `ShardStream`
+writes a unit's shards a row group at a time into targets the caller opens the same way.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import os
 import re
-from typing import Any
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus.document import PARQUET_SCHEMA, Document, documents_to_table
@@ -22,6 +25,10 @@ MANIFEST_FILE = "_manifest.json"
 SUCCESS_FILE = "_SUCCESS"
 TEMP_DIR = "_temporary"
 ROW_GROUP_ROWS = 2048
+ROW_GROUP_BYTES = 4 << 20
+"""A streamed shard's row group also ends at the row that brings its text and meta to this many bytes."""
+BUFFER_BYTES = 2 * ROW_GROUP_BYTES
+"""A streamed unit's rows not yet written, all partitions together, stay under this many bytes."""
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 """What a name that becomes part of a path may be: source names, languages, buckets."""
 
@@ -98,7 +105,12 @@ def read_parquet_bytes(data: bytes) -> pa.Table:
 
 
 def manifest_entry(rel_path: str, data: bytes, rows: int) -> dict[str, Any]:
-    return {"path": rel_path, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return streamed_entry(rel_path, len(data), hashlib.sha256(data).hexdigest(), rows)
+
+
+def streamed_entry(rel_path: str, size: int, sha256: str, rows: int) -> dict[str, Any]:
+    """The manifest entry of a file whose size and sha256 were taken as it was written."""
+    return {"path": rel_path, "rows": rows, "bytes": size, "sha256": sha256}
 
 
 def manifest_bytes(entries: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> bytes:
@@ -112,3 +124,149 @@ def manifest_bytes(entries: list[dict[str, Any]], extra: dict[str, Any] | None =
 
 def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+class Target(Protocol):
+    """Where one streamed shard's bytes go: `write` them, then `commit` (the file appears whole under
+    its name) or `discard` (nothing appears)."""
+
+    def write(self, data: bytes) -> Any: ...
+
+    def commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class _HashingSink:
+    """The file object pyarrow writes a shard to: passes bytes on to a Target, counting and hashing
+    them, so the manifest entry needs no second read of the file."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.target.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclasses.dataclass
+class _Shard:
+    """One partition's shard of a unit: rows waiting for their row group, and its writer once opened."""
+
+    rel: str
+    pending: list[pa.Table] = dataclasses.field(default_factory=list)
+    pending_rows: int = 0
+    pending_bytes: int = 0
+    rows: int = 0
+    target: Optional[Target] = None
+    sink: Optional[_HashingSink] = None
+    writer: Optional[pq.ParquetWriter] = None
+
+
+class ShardStream:
+    """One unit's documents written as they come: a zstd Parquet shard per partition present
+    (lang=xx/bucket=yy/part-NNNNN.parquet), so memory holds a row group, not the unit.
+
+    A row group ends at `row_group_rows` rows or at the row that brings its text and meta to
+    `row_group_bytes`; when the rows waiting in all partitions reach `buffer_bytes`, the partition
+    holding most (then first by path) is written. Boundaries depend only on the documents and the
+    batches they are added in (never on timing), so the same input gives the same bytes. `open_target(rel)` makes each file's Target; `close` commits
+    them and returns their manifest entries, leaving a `with` block without `close` discards them.
+    """
+
+    def __init__(self, part: int, open_target: Callable[[str], Target], row_group_rows: int = ROW_GROUP_ROWS,
+                 row_group_bytes: int = ROW_GROUP_BYTES, buffer_bytes: int = BUFFER_BYTES):
+        if min(row_group_rows, row_group_bytes, buffer_bytes) < 1:
+            raise ValueError(f"row group rows {row_group_rows}, row group bytes {row_group_bytes} and buffer "
+                             f"bytes {buffer_bytes} must each be at least 1")
+        self.name = part_name(part)
+        self.open_target = open_target
+        self.row_group_rows = row_group_rows
+        self.row_group_bytes = row_group_bytes
+        self.buffer_bytes = buffer_bytes
+        self.shards: dict[str, _Shard] = {}
+        self.done = False
+
+    def __enter__(self) -> "ShardStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.done:
+            self.abort()
+
+    def add(self, docs: Sequence[Document]) -> None:
+        """Queue documents (in order) for their partitions, writing each row group as it fills."""
+        by_key: dict[str, list[Document]] = {}
+        for d in docs:
+            by_key.setdefault(f"{partition_dir(d.lang, d.bucket)}/{self.name}", []).append(d)
+        for rel in sorted(by_key):
+            self._queue(self.shards.setdefault(rel, _Shard(rel)), documents_to_table(by_key[rel]))
+        while sum(s.pending_bytes for s in self.shards.values()) >= self.buffer_bytes:
+            self._flush(sorted(self.shards.values(), key=lambda s: (-s.pending_bytes, s.rel))[0])
+
+    def _queue(self, shard: _Shard, table: pa.Table) -> None:
+        sizes = pc.add(pc.binary_length(table.column("text")), pc.binary_length(table.column("meta"))).to_pylist()
+        start = 0
+        for i, size in enumerate(sizes):
+            shard.pending_rows += 1
+            shard.pending_bytes += size
+            if shard.pending_rows >= self.row_group_rows or shard.pending_bytes >= self.row_group_bytes:
+                shard.pending.append(table.slice(start, i + 1 - start))
+                self._flush(shard)
+                start = i + 1
+        if start < len(sizes):
+            shard.pending.append(table.slice(start))
+
+    def _flush(self, shard: _Shard) -> None:
+        """Write a shard's waiting rows as one row group (opening its file first if needed)."""
+        if not shard.pending_rows:
+            return
+        if shard.writer is None:
+            shard.target = self.open_target(shard.rel)
+            shard.sink = _HashingSink(shard.target)
+            shard.writer = pq.ParquetWriter(shard.sink, PARQUET_SCHEMA, compression="zstd",
+                                            write_statistics=True, store_schema=True)
+        group = pa.concat_tables(shard.pending)
+        shard.writer.write_table(group, row_group_size=group.num_rows)
+        shard.rows += group.num_rows
+        shard.pending, shard.pending_rows, shard.pending_bytes = [], 0, 0
+
+    def close(self) -> list[dict[str, Any]]:
+        """Write what waits, finish and commit every shard; their manifest entries, in path order."""
+        entries = []
+        try:
+            for rel in sorted(self.shards):
+                shard = self.shards[rel]
+                self._flush(shard)
+                shard.writer.close()
+                entries.append(streamed_entry(rel, shard.sink.size, shard.sink.sha256.hexdigest(), shard.rows))
+            for rel in sorted(self.shards):
+                self.shards[rel].target.commit()
+        except BaseException:
+            self.abort()
+            raise
+        self.done = True
+        return entries
+
+    def abort(self) -> None:
+        """Discard every shard begun (nothing of this unit appears); the first error is not hidden."""
+        self.done = True
+        for shard in self.shards.values():
+            if shard.writer is not None:
+                try:
+                    shard.writer.close()
+                except Exception:  # the error that brought us here is the one to report
+                    pass
+            if shard.target is not None:
+                shard.target.discard()

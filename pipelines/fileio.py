@@ -4,6 +4,7 @@ Writes are atomic: bytes go to a temporary name in the same folder, then a renam
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import hashlib
@@ -208,8 +209,69 @@ def write_partitions(out: str, table, file_idx: int) -> Iterator[dict]:
         yield shards.manifest_entry(rel, data, part.num_rows)
 
 
+def shard_stream(out: str, part: int) -> shards.ShardStream:
+    """A ShardStream writing one unit's partitions under `out` as part `part`, each file through an
+    AtomicFile (so no reader sees one half-written)."""
+    return shards.ShardStream(part, lambda rel: AtomicFile(under(out, rel)))
+
+
 class OutputFull(OSError):
     """The output device is full; the message names the file being written."""
+
+
+@contextlib.contextmanager
+def _full_device(path: str) -> Iterator[None]:
+    """A full device while writing `path` becomes OutputFull naming it."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC and not isinstance(exc, OutputFull):
+            raise OutputFull(f"no space left on the device while writing {path}") from None
+        raise
+
+
+class AtomicFile:
+    """A file written a piece at a time under a temporary sibling name (hidden, for local paths) and
+    renamed to `path` by `commit`, as `write_atomic` does for bytes in hand; `discard` removes it."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.remote = is_url(path)
+        with _full_device(path):
+            if self.remote:
+                self.tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+                self.file = FileSystems.create(self.tmp, compression_type="uncompressed")
+            else:
+                folder, name = os.path.split(os.path.abspath(path))
+                os.makedirs(folder, exist_ok=True)
+                self.tmp = os.path.join(folder, f".{name}.tmp-{os.getpid()}")
+                self.file = open(self.tmp, "wb")
+
+    def write(self, data: bytes) -> None:
+        with _full_device(self.path):
+            self.file.write(data)
+
+    def commit(self) -> None:
+        """Close the temporary file and rename it to `path` (replacing an older file there)."""
+        with _full_device(self.path):
+            self.file.close()
+        if not self.remote:
+            os.replace(self.tmp, self.path)
+            return
+        if FileSystems.exists(self.path):
+            FileSystems.delete([self.path])
+        FileSystems.rename([self.tmp], [self.path])
+
+    def discard(self) -> None:
+        """Close and remove the temporary file, if it is still there."""
+        try:
+            self.file.close()
+        except OSError:
+            pass
+        if self.remote:
+            _discard(self.tmp)
+        elif os.path.exists(self.tmp):
+            os.unlink(self.tmp)
 
 
 def _discard(tmp: str) -> None:

@@ -16,15 +16,18 @@ from typing import Callable, Iterable, Optional, Sequence, Union
 
 import apache_beam as beam
 
-from corpus import shards
+from corpus.counters import Counters
 from corpus.document import Document
 from corpus.faults import Fault
 from corpus.readers import stream_documents
 from pipelines import fileio
 from pipelines.commit import commit
-from pipelines.steps.chain import Step, run_file
+from pipelines.steps.chain import Step, stream_file
 
 LOG = logging.getLogger("llamapipe.source")
+BATCH_CHARS = 2 << 20
+"""A recipe batch ends at the document that brings its text to this many characters (or at the chain's
+batch size), so a unit of large documents (arXiv papers) passes a few megabytes at a time."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +87,17 @@ def output_patterns() -> list[str]:
     return ["lang=*/bucket=*/part-*.parquet"]
 
 
+def write_unit(run: SourceRun, steps: Sequence[Step], part: int, unit: Unit) -> tuple[list[dict], Counters]:
+    """One unit's documents through the recipe and into its shards as they come (a worker holds about
+    a batch and a row group, not the unit): the shards' manifest entries and the unit's Counters."""
+    counters = Counters()
+    with fileio.shard_stream(run.out, part) as stream:
+        for batch in stream_file(run.read(unit), unit.path, run.strict, steps, LOG, counters, BATCH_CHARS):
+            stream.add(batch.docs)
+        entries = stream.close()
+    return entries, counters
+
+
 class RecipeFn(beam.DoFn):
     """(part number, unit) -> manifest entries of its shards; its Counters tagged 'stats'."""
 
@@ -95,8 +109,8 @@ class RecipeFn(beam.DoFn):
 
     def process(self, item: tuple[int, Unit]):
         part, unit = item
-        docs, counters = run_file(self.run.read(unit), unit.path, self.run.strict, self.steps, LOG)
-        yield from fileio.write_partitions(self.run.out, shards.documents_to_table(docs), part)
+        entries, counters = write_unit(self.run, self.steps, part, unit)
+        yield from entries
         yield beam.pvalue.TaggedOutput("stats", counters)
 
 

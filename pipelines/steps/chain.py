@@ -10,7 +10,6 @@ construction for steps that only drop what they count.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence, Union
 
@@ -84,17 +83,27 @@ def read_rows(items: Iterable[Union[Document, Fault]], path: str, strict: bool,
         row += 1
 
 
-def batches(rows: Iterable[tuple[int, Document]], size: int = DEFAULT_BATCH) -> Iterator[Batch]:
-    """Consecutive batches of at most `size` documents."""
-    it = iter(rows)
-    while chunk := list(itertools.islice(it, size)):
+def batches(rows: Iterable[tuple[int, Document]], size: int = DEFAULT_BATCH,
+            max_chars: Optional[int] = None) -> Iterator[Batch]:
+    """Consecutive batches of at most `size` documents; with `max_chars`, a batch also ends at the
+    document that brings its text to `max_chars` characters, so large documents come a few at a time."""
+    chunk: list[tuple[int, Document]] = []
+    chars = 0
+    for row in rows:
+        chunk.append(row)
+        chars += len(row[1].text)
+        if len(chunk) >= size or (max_chars is not None and chars >= max_chars):
+            yield Batch.of(chunk)
+            chunk, chars = [], 0
+    if chunk:
         yield Batch.of(chunk)
 
 
 def run_steps(rows: Iterable[tuple[int, Document]], steps: Sequence[Step], counters: Counters,
-              batch_size: int = DEFAULT_BATCH) -> Iterator[Batch]:
-    """Each batch after every step, its survivors counted as written (and every document as read)."""
-    for batch in batches(rows, batch_size):
+              batch_size: int = DEFAULT_BATCH, max_chars: Optional[int] = None) -> Iterator[Batch]:
+    """Each batch after every step, its survivors counted as written (and every document as read);
+    `max_chars` bounds a batch's text (see `batches`)."""
+    for batch in batches(rows, batch_size, max_chars):
         for u in batch.units:
             counters.read(u)
         for step in steps:
@@ -112,6 +121,12 @@ def run_file(items: Iterable[Union[Document, Fault]], path: str, strict: bool, s
     """One file's reader output through `steps`: the documents that survive, and the file's Counters
     (faults counted, or raised under `strict`)."""
     counters = Counters()
-    kept = [d for batch in run_steps(read_rows(items, path, strict, counters, log), steps, counters)
-            for d in batch.docs]
+    kept = [d for batch in stream_file(items, path, strict, steps, log, counters) for d in batch.docs]
     return kept, counters
+
+
+def stream_file(items: Iterable[Union[Document, Fault]], path: str, strict: bool, steps: Sequence[Step],
+                log: logging.Logger, counters: Counters, max_chars: Optional[int] = None) -> Iterator[Batch]:
+    """`run_file` as it goes: each batch of survivors as soon as it has passed every step, so a caller
+    can write it and let it go; `counters` is complete once the iterator is exhausted."""
+    return run_steps(read_rows(items, path, strict, counters, log), steps, counters, max_chars=max_chars)
