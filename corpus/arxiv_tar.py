@@ -18,7 +18,7 @@ import posixpath
 import re
 import tarfile
 import zlib
-from typing import BinaryIO, Callable, Iterator, Union
+from typing import BinaryIO, Callable, Iterator, Optional, Union
 
 from corpus.document import Document, content_digest, document_id
 from corpus.faults import Fault
@@ -32,6 +32,18 @@ OLD_ID = re.compile(r"^(?P<archive>[a-z][a-z-]*(?:\.[A-Z]{2})?)(?P<number>\d{7}(
 NOT_TEX_MAGIC = (b"%PDF", b"%!PS", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"<!DOCTYPE", b"<html", b"<HTML",
                  b"PK\x03\x04")
 READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error)
+# What `read_tar` opens (tarfile "r|*"): a tar, or a tar re-compressed with gzip, bzip2 or xz.
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+
+
+def tar_stem(path: str) -> Optional[str]:
+    """A source tar's file name without its suffix (`arXiv_src_2301_001`), None for a name that is not
+    a tar's (TAR_SUFFIXES)."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in TAR_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[:-len(suffix)]
+    return None
 
 
 def format_arxiv_id(stem: str) -> str:

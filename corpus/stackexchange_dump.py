@@ -31,6 +31,8 @@ MAX_LINE = 64 << 20  # a row is at most a few hundred KB (bodies are capped at 3
 QUEUE_BLOCKS = 4
 BOM = b"\xef\xbb\xbf"
 THREAD_NAME = "posts-7z-decompress"
+LAYOUT = ("not the dump's layout of one <row .../> per line (was the file reformatted?): no row is read; "
+          "extract Posts.xml from the site's .7z again")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +82,7 @@ def site_of(path: str) -> Optional[str]:
     else:
         raise NotADumpFile(f"{path}: not a Stack Exchange dump file (expected <site>.7z, <site>-Posts.7z "
                            f"or <site>/Posts.xml)")
+    site = site.lower()  # host names are not case-sensitive
     if not SITE_NAME.match(site):
         raise NotADumpFile(f"{path}: {site!r} is not a site name such as unix.stackexchange.com (name the "
                            f"file <site>.7z, <site>-Posts.7z or <site>/Posts.xml)")
@@ -115,12 +118,17 @@ def _rows(blocks: Iterable[Union[bytes, Fault]]) -> Iterator[Item]:
             continue
         end = offset + len(line)
         text = line.strip()
-        if not text or text.startswith((b"<?xml", BOM + b"<?xml")):
+        if text.startswith((b"<?xml", BOM + b"<?xml")) and not opened:
+            text = text[text.find(b"?>") + 2:].strip() if b"?>" in text else b""
+        if not text:
             continue
         if text.startswith(b"<row") and opened and not closed:
             yield _post(text, offset, parser)
         elif text == b"<posts>" and not opened:
             opened = True
+        elif text.startswith(b"<posts>") and not opened:
+            yield Fault(offset, LAYOUT)
+            return
         elif text == b"</posts>" and opened and not closed:
             closed = True
         elif not opened:

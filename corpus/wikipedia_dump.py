@@ -2,7 +2,8 @@
 streaming reader of one planned byte range that yields a Document (raw wikitext) per `<page>`.
 
 Plan: the multistream index (`offset:page_id:title` lines, offset = the byte offset of the page's
-bz2 stream) gives the stream starts; without it the file is scanned for verified stream starts
+bz2 stream) gives the stream starts, checked against the dump's bytes so that an index of another
+dump is refused; without it the file is scanned for verified stream starts
 (corpus/bz2_streams.py). Only streams that hold pages are split points, so the siteinfo header
 stream is never read and the `</mediawiki>` footer stream rides with the last unit.
 """
@@ -27,6 +28,8 @@ OpenFile = Callable[[str], BinaryIO]
 DUMP_NAME = re.compile(
     r"^(?P<db>[a-z][a-z0-9_]*?)wiki-(?P<date>\d{8}|latest)-pages-articles"
     r"(?P<multi>-multistream)?(?P<part>\d*)\.xml(?P<pages>-p\d+p\d+)?\.bz2$")
+# Index offsets checked against the dump's bytes when planning (each check reads 10 bytes).
+INDEX_SAMPLES = 64
 INDEX_NAME = re.compile(r"^[a-z][a-z0-9_]*?wiki-(\d{8}|latest)-pages-articles-multistream-index\d*\.txt(-p\d+p\d+)?\.bz2$")
 
 
@@ -37,13 +40,15 @@ class DumpError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class DumpName:
     """What a dump's file name says: its language, database name (`enwiki`), date, and whether it
-    is multistream; `index` is the file name of its multistream index."""
+    is multistream; `index` is the file name of its multistream index; `part` says which part of a
+    dump split in parts (`1-p1p41242`), "" for a whole dump."""
 
     lang: str
     dbname: str
     date: str
     multistream: bool
     index: Optional[str]
+    part: str = ""
 
     @property
     def dump(self) -> str:
@@ -71,7 +76,7 @@ def parse_name(path: str) -> DumpName:
                         f"or a part such as …-multistream1.xml-p1p41242.bz2)")
     db, date, multi, part, pages = m.group("db", "date", "multi", "part", "pages")
     index = f"{db}wiki-{date}-pages-articles-multistream-index{part}.txt{pages or ''}.bz2" if multi else None
-    return DumpName(db.replace("_", "-"), f"{db}wiki", date, bool(multi), index)
+    return DumpName(db.replace("_", "-"), f"{db}wiki", date, bool(multi), index, part + (pages or ""))
 
 
 def index_path(path: str) -> Optional[str]:
@@ -132,8 +137,8 @@ def plan_file(open_file: OpenFile, path: str, size: int, streams_per_unit: int,
     if not name.multistream:
         return FilePlan(((0, size),), (f"{path} is not a multistream dump: read as one unit by one worker "
                                        f"(use the -pages-articles-multistream dump to split it)",))
-    if index is not None:
-        offsets = index_offsets(open_file, index)
+    offsets = index_offsets(open_file, index) if index is not None else []
+    if offsets:
         inside = [o for o in offsets if o < size]
         warnings = ()
         if len(inside) < len(offsets):
@@ -141,14 +146,63 @@ def plan_file(open_file: OpenFile, path: str, size: int, streams_per_unit: int,
                         f"({size} bytes): the dump is truncated or the index belongs to another file",)
         if not inside:
             return FilePlan(((0, size),), warnings)
+        with open_file(path) as f:
+            check_index(f, path, index, inside)
         return FilePlan(group(inside, size, streams_per_unit), warnings)
     with open_file(path) as f:
         pages = [o for o, head in bz2_streams.stream_starts(f, 0, size) if head.lstrip().startswith(b"<page")]
-    warning = (f"{path}: no multistream index beside it ({name.index}); found {len(pages)} page streams by "
-               f"scanning the file")
+    if index is None:
+        warning = f"{path}: no multistream index beside it ({name.index})"
+    else:
+        warning = f"{index} lists no stream (an unfinished download?): {path} is scanned instead"
+    warning += f"; found {len(pages)} page streams by scanning the file"
     if not pages:
         return FilePlan(((0, size),), (warning + "; read as one unit",))
     return FilePlan(group(pages, size, streams_per_unit), (warning,))
+
+
+def check_index(f: BinaryIO, path: str, index: str, offsets: list[int]) -> None:
+    """DumpError unless the index's `offsets` (sorted, inside the file) fit the dump open in `f`: a bz2 stream
+    starts at each of up to INDEX_SAMPLES of them, spread evenly, and no stream of pages starts before
+    the first (pages there would be read by no unit). A stale index beside a newer dump fails here."""
+    step = max(1, len(offsets) // INDEX_SAMPLES)
+    for offset in offsets[::step] + offsets[-1:]:
+        f.seek(offset)
+        head = f.read(bz2_streams.MAGIC_LEN)
+        if len(head) == bz2_streams.MAGIC_LEN and not bz2_streams.MAGIC.match(head):
+            raise DumpError(_mismatch(index, path, f"no bz2 stream starts at byte {offset}, which the index lists"))
+    for offset, head in bz2_streams.stream_starts(f, 0, offsets[0]):
+        if head.lstrip().startswith(b"<page"):
+            raise DumpError(_mismatch(index, path, f"the dump has a stream of pages at byte {offset}, before the "
+                                                   f"first offset the index lists ({offsets[0]})"))
+
+
+def _mismatch(index: str, path: str, why: str) -> str:
+    return (f"{index} does not match {path}: {why}; it belongs to another dump (or the dump changed since): fetch "
+            f"the index of this dump, or remove it to scan the dump instead")
+
+
+def check_distinct(paths: list[str]) -> None:
+    """DumpError naming two of `paths` that hold the same articles: one file name twice, two dates of a
+    wiki, a whole dump with one of its parts, or a multistream and a single-stream dump of one wiki."""
+    seen: dict[str, str] = {}
+    editions: dict[str, tuple[tuple[str, bool, bool], str]] = {}
+    for path in paths:
+        name = parse_name(path)
+        if base_name(path) in seen:
+            raise DumpError(f"{seen[base_name(path)]} and {path}: one dump given twice; give one of them")
+        seen[base_name(path)] = path
+        edition = (name.date, name.multistream, bool(name.part))
+        if name.dbname not in editions:
+            editions[name.dbname] = (edition, path)
+            continue
+        (date, multi, part), first = editions[name.dbname]
+        if edition == (date, multi, part):
+            continue
+        what = ("two dates" if name.date != date else "a multistream and a single-stream dump"
+                if name.multistream != multi else "a whole dump and one of its parts")
+        raise DumpError(f"{first} and {path} hold the same {name.dbname} articles twice ({what}); give one dump "
+                        f"of each wiki, whole or in parts")
 
 
 def _localname(el) -> str:

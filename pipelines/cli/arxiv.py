@@ -41,7 +41,8 @@ def add_parsers(sub) -> None:
                    help="stop at the first corrupt member or tar with exit status 2")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    p.add_argument("--workers", type=checked(int, lambda v: checks.at_least("--workers", v, 1)), default=None,
+                   help="local worker processes (default: one per core)")
     p.set_defaults(func=run_arxiv)
 
 

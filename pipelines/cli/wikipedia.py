@@ -25,7 +25,7 @@ def add_parsers(sub) -> None:
                    help="dump files, e.g. 'dumps/*wiki-*-pages-articles-multistream*.xml*.bz2'; repeat or quote a "
                         "glob; index files it matches are skipped (each dump's -index file is found beside it by name)")
     p.add_argument("--output", required=True, metavar="OUT", help="output folder (local path or gs://...)")
-    p.add_argument("--langs", type=checked(lambda v: [x.strip() for x in v.split(",") if x.strip()],
+    p.add_argument("--langs", type=checked(lambda v: [x.strip().lower() for x in v.split(",") if x.strip()],
                                            lambda v: checks.languages("--langs", v)),
                    default=D.langs, help=f"dump languages to accept (default the 20 of LLaMA: {','.join(D.langs)}); "
                                          f"a dump of another language is refused")
@@ -36,7 +36,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    p.add_argument("--workers", type=checked(int, lambda v: checks.at_least("--workers", v, 1)), default=None,
+                   help="local worker processes (default: one per core)")
     p.set_defaults(func=run_wikipedia)
 
 
@@ -94,6 +95,11 @@ def run_wikipedia(args, beam_args: list[str]) -> int:
         raise CLIError(f"--input matches only multistream index files ({matched[0]}); give the dumps")
     with user_errors(dump.DumpError):
         names = [dump.parse_name(f) for f in files]
+        dump.check_distinct(files)
+    beside = {dump.index_path(f) for f in files}
+    for index in matched:
+        if dump.is_index(index) and index not in beside:
+            warn(f"{index}: a multistream index whose dump is not among the inputs; skipped")
     langs = tuple(args.langs)
     cfg = WikipediaConfig(files=tuple(files), out=absolute(args.output), langs=langs,
                           streams_per_unit=args.streams_per_unit, strict=args.strict,

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from typing import Any, Optional, Sequence
 
-from corpus.arxiv_tar import NO_TEX, NOT_UTF8, PDF_ONLY, split_tex_files
+from corpus.arxiv_tar import NO_TEX, NOT_UTF8, PDF_ONLY, TAR_SUFFIXES, split_tex_files, tar_stem
 from corpus.counters import Counters, Units
 from pipelines.steps import checks
 from pipelines.steps.chain import Batch, Step, drop_where_not
@@ -45,6 +45,7 @@ class ArxivConfig:
     lid: bool = False
 
     def __post_init__(self):
+        check_tars(self.files)
         checks.at_least("--include-depth", self.include_depth, 0)
         checks.at_least("--min-chars", self.min_chars, 0)
         for idx, _ in self.unreadable:
@@ -55,6 +56,21 @@ class ArxivConfig:
         """The run section of `_stats.json`."""
         return {"files": len(self.files), "expand_arg_macros": self.expand_arg_macros,
                 "include_depth": self.include_depth, "min_chars": self.min_chars, "lid": self.lid}
+
+
+def check_tars(files: Sequence[str]) -> None:
+    """ConfigError naming an input that is not a tar by its name (a .7z, a Wikipedia dump, a shard: its
+    bytes would only be malformed) or a tar given twice (from two folders, or as .tar and .tar.gz: its
+    papers would be written twice)."""
+    seen: dict[str, str] = {}
+    for path in files:
+        stem = tar_stem(path)
+        if stem is None:
+            raise checks.ConfigError(f"{path}: not a source tar (expected arXiv_src_YYMM_NNN.tar; "
+                                     f"{', '.join(TAR_SUFFIXES)} are read)")
+        if stem.lower() in seen:
+            raise checks.ConfigError(f"{seen[stem.lower()]} and {path}: one source tar given twice; give one of them")
+        seen[stem.lower()] = path
 
 
 def drop_logged(reason: str, batch: Batch, keep: Sequence[bool], counters: Counters) -> Batch:
