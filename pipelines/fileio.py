@@ -54,7 +54,11 @@ def expand_globs(patterns: list[str], warn=None) -> list[str]:
             if odd:
                 raise FileNotFoundError(f"input pattern {pattern!r} matches {odd[0]!r}, which is not a readable "
                                         f"file (a folder, or a broken or looping symlink); narrow the pattern")
-        matched = [(m.path, m.size_in_bytes) for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        try:
+            results = FileSystems.match([pattern])
+        except ValueError as exc:  # a scheme with no filesystem installed (http://, s3:// without [aws])
+            raise FileNotFoundError(f"input pattern {pattern!r}: {exc}") from None
+        matched = [(m.path, m.size_in_bytes) for r in results for m in r.metadata_list]
         if not matched:
             raise FileNotFoundError(f"input pattern {pattern!r} matches no file")
         found.update(matched)
@@ -79,7 +83,10 @@ def _drop_identical(files: list[str], sizes: dict[str, int], warn) -> list[str]:
             continue
         seen: dict[str, str] = {}
         for f in same:
-            digest = file_digest(f)
+            try:
+                digest = file_digest(f)
+            except OSError:
+                continue  # unreadable: the command counts it (or refuses it) by name, not here
             if digest in seen:
                 warn(f"{f} has the same bytes as {seen[digest]}; read once")
                 dropped.add(f)

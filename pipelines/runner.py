@@ -17,6 +17,19 @@ from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions
 LOCAL_RUNNERS = (None, "DirectRunner", "FnApiRunner")
 
 
+def unknown_flags(beam_args: list[str]) -> tuple[list[str], list[str]]:
+    """(flags in `beam_args` that no Beam options class defines, every flag Beam knows): a mistyped
+    llamapipe flag (`--site` for `--sites`) lands here, and Beam itself would only log it and go on."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # what PipelineOptions.get_all_options parses with
+    _, unknown = parser.parse_known_args(beam_args)
+    flags = [a.split("=", 1)[0] for a in unknown if a.startswith("-")]
+    return flags, [o for o in parser._option_string_actions if o.startswith("--")]
+
+
 def pipeline_options(beam_args: list[str], workers: Optional[int] = None) -> PipelineOptions:
     """PipelineOptions from pass-through flags with local defaults filled in."""
     opts = PipelineOptions(beam_args)
@@ -31,6 +44,11 @@ def pipeline_options(beam_args: list[str], workers: Optional[int] = None) -> Pip
     harness = opts.view_as(WorkerOptions)
     if not harness.default_sdk_harness_log_level:
         harness.default_sdk_harness_log_level = "WARNING"
+    if not harness.sdk_harness_log_level_overrides:
+        # A DoFn's exception reaches the driver, which reports it once (a user error as one line, anything
+        # else with its traceback); the worker's own ERROR log of it would print it twice more.
+        harness.sdk_harness_log_level_overrides = {"apache_beam.runners.common": "CRITICAL",
+                                                   "apache_beam.runners.worker.sdk_worker": "CRITICAL"}
     return opts
 
 

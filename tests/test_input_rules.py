@@ -241,3 +241,40 @@ def test_jsonl_id_in_two_files(tmp_path, capsys, keep):
     err = capsys.readouterr().err
     assert "id 'r2' names two different documents" in err and "one.jsonl" in err and "three.jsonl" in err
     assert not (tmp_path / "out2" / "_SUCCESS").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["stackexchange", "--site", "a"], "unknown flag --site (did you mean --sites"),
+    (["ccnet", "--min-lenght", "3"], "unknown flag --min-lenght (did you mean --min-length"),
+    (["arxiv", "--runer", "DirectRunner"], "unknown flag --runer (did you mean --runner"),
+])
+def test_a_mistyped_flag_is_refused_not_passed_to_beam(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    assert cli.main([argv[0], "--input", str(tmp_path / "x"), "--output", str(out), *argv[1:]]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_beam_flags_still_pass_through():
+    from pipelines.runner import unknown_flags
+
+    unknown, known = unknown_flags(["--runner", "DirectRunner", "--direct_num_workers=2", "--project", "p",
+                                    "--temp_location", "gs://b/t", "--experiments", "x", "--flink_master", "h:1"])
+    assert unknown == [] and "--runner" in known
+
+
+def test_an_input_scheme_without_a_filesystem_is_a_user_error(tmp_path, capsys):
+    assert cli.main(["ccnet", "--input", "nosuchscheme://bucket/x.warc.wet.gz", "--output", str(tmp_path / "o")]) == 2
+    assert "nosuchscheme://bucket/x.warc.wet.gz" in capsys.readouterr().err
+
+
+def test_an_unreadable_input_of_the_same_size_as_another_is_counted_not_a_crash(tmp_path, monkeypatch):
+    from pipelines import fileio
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text('{"text": "x"}\n')
+    b.write_text('{"text": "y"}\n')
+    real = fileio.file_digest
+    monkeypatch.setattr(fileio, "file_digest", lambda p: (_ for _ in ()).throw(PermissionError(13, "denied"))
+                        if p.endswith("b.jsonl") else real(p))
+    assert fileio.expand_globs([str(tmp_path / "*.jsonl")]) == [str(a), str(b)]

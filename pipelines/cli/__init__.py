@@ -12,7 +12,7 @@ from typing import Optional
 
 from pipelines.cli import (arxiv, ccnet, dedup, lm_train, stackexchange, stats, tokenize, tokenizer_train,
                            wikipedia)
-from pipelines.cli.common import EXIT_BAD_INPUT, user_error_types
+from pipelines.cli.common import EXIT_BAD_INPUT, CLIError, user_error_types
 from pipelines.cli.quiet_logs import drop_known_noise
 
 
@@ -27,6 +27,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("train", add_help=False, help="train a LLaMA model on token shards (= python -m train; "
                                                   "llamapipe train --help)")
     return parser
+
+
+def refuse_unknown_flags(parser: argparse.ArgumentParser, command: str, beam_args: list[str]) -> None:
+    """A CLIError for a flag neither the command nor Beam defines, with the closest names; Beam alone
+    would log it among its notices and run with the defaults."""
+    import difflib
+
+    from pipelines.runner import unknown_flags
+
+    unknown, beam_flags = unknown_flags(beam_args)
+    if not unknown:
+        return
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    ours = [o for o in sub._option_string_actions if o.startswith("--")]
+    close = difflib.get_close_matches(unknown[0], ours + beam_flags, n=3)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise CLIError(f"unknown flag {unknown[0]}{hint}: it is neither a {command} flag nor a Beam pipeline option")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -45,6 +62,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(drop_known_noise)
     try:
+        if beam_args and args.command != "stats":
+            refuse_unknown_flags(parser, args.command, beam_args)
         return args.func(args, beam_args)
     except user_error_types() as exc:
         print(f"llamapipe {args.command}: error: {exc}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 
-from pipelines.cli.common import absolute, checked, claim_out, run_pipeline, unreadable_inputs
+from pipelines.cli.common import absolute, add_run_flags, checked, claim_out, run_pipeline, unreadable_inputs
 from pipelines.steps import checks
 from pipelines.steps.arxiv import ArxivConfig
 
@@ -37,12 +37,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--lid", action=argparse.BooleanOptionalAction, default=D.lid,
                    help="tag each paper's language with fastText lid.176 (lowercased text; nothing is dropped); "
                         f"without it every paper is 'en' (default {'on' if D.lid else 'off'})")
-    p.add_argument("--strict", action="store_true",
-                   help="stop at the first corrupt member or tar with exit status 2")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
-    p.add_argument("--workers", type=checked(int, lambda v: checks.at_least("--workers", v, 1)), default=None,
-                   help="local worker processes (default: one per core)")
+    add_run_flags(p, "stop at the first corrupt member or tar with exit status 2")
     p.set_defaults(func=run_arxiv)
 
 

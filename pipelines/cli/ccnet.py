@@ -5,8 +5,8 @@ from pathlib import Path
 
 from corpus.paths import is_url
 from dedup.lines import MODES
-from pipelines.cli.common import (CLIError, absolute, checked, claim_out, run_pipeline, unreadable_inputs,
-                                  user_errors)
+from pipelines.cli.common import (CLIError, absolute, add_run_flags, checked, claim_out, run_pipeline,
+                                  unreadable_inputs, user_errors)
 from pipelines.steps import checks
 from pipelines.steps.ccnet import CCNetConfig
 
@@ -46,10 +46,7 @@ def add_parsers(sub) -> None:
                         "keep-first: keep its first occurrence in input order")
     p.add_argument("--dedup-shards", type=int, default=D.dedup_shards,
                    help="hash shards for the line dedup shuffle (memory per shard ~ lines/shards)")
-    p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    add_run_flags(p)
     p.set_defaults(func=run_ccnet)
 
 

@@ -10,6 +10,7 @@ from typing import Callable, Iterator, Optional, TypeVar
 
 from corpus.paths import is_url
 from corpus.wet import MalformedInput
+from pipelines.steps import checks
 from pipelines.steps.checks import ConfigError
 
 T = TypeVar("T")
@@ -118,6 +119,16 @@ def user_error_message(exc: BaseException) -> Optional[str]:
         if "No space left on device" in line:
             return f"no space left on the device: {line.strip()[:300]}"
     return None
+
+
+def add_run_flags(p: argparse.ArgumentParser, strict_help: str = "stop at the first malformed input with exit "
+                                                                  "status 2") -> None:
+    """The flags every pipeline command takes the same way: --strict, --overwrite, --workers (>= 1)."""
+    p.add_argument("--strict", action="store_true", help=strict_help)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
+    p.add_argument("--workers", type=checked(int, lambda v: checks.at_least("--workers", v, 1)), default=None,
+                   help="local worker processes (default: one per core)")
 
 
 def checked(convert: Callable[[str], T], rule: Callable[[T], T]) -> Callable[[str], T]:

@@ -8,7 +8,8 @@ import sys
 from corpus.mixture import LLAMA_MIXTURE, Mixture, load_mixture
 from corpus.paths import canonical, is_url
 from corpus.shards import IDENTIFIER
-from pipelines.cli.common import CLIError, absolute
+from pipelines.cli.common import CLIError, absolute, checked
+from pipelines.steps import checks
 
 
 def _corpus_spec(value: str) -> tuple[str, str]:
@@ -41,7 +42,8 @@ def add_corpus_args(p) -> None:
                    help="use only these perplexity buckets (default: all documents)")
     p.add_argument("--allow-incomplete", action="store_true",
                    help="read corpus folders without _SUCCESS (an unfinished or foreign run) as they are")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    p.add_argument("--workers", type=checked(int, lambda v: checks.at_least("--workers", v, 1)), default=None,
+                   help="local worker processes (default: one per core)")
 
 
 def corpus_and_mixture(args) -> tuple[dict[str, list[str]], Mixture, list[str]]:

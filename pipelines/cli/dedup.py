@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 from corpus.paths import is_url
-from pipelines.cli.common import absolute, checked, claim_out, run_pipeline, unreadable_inputs, user_errors
+from pipelines.cli.common import (absolute, add_run_flags, checked, claim_out, run_pipeline, unreadable_inputs,
+                                  user_errors)
 from pipelines.steps import checks
 from pipelines.steps.dedup import DEFAULT_THRESHOLDS, GRANULARITIES, KEEP_RULES, DedupConfig
 
@@ -53,12 +54,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--cc-rounds", type=int, default=D.cc_rounds,
                    help=f"large-star/small-star round pairs for connected components (default {D.cc_rounds}); the "
                         f"run fails, saying so, if they did not converge")
-    p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
+    add_run_flags(p)
     p.add_argument("--allow-incomplete", action="store_true",
                    help="read corpus folders without _SUCCESS (an unfinished or foreign run) as they are")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     p.set_defaults(func=run_dedup)
 
 

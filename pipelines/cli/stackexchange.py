@@ -1,7 +1,7 @@
 """`llamapipe stackexchange`: its flags, and the command that checks them and runs pipelines/stackexchange.py."""
 from __future__ import annotations
 
-from pipelines.cli.common import absolute, checked, claim_out, run_pipeline, unreadable_inputs
+from pipelines.cli.common import absolute, add_run_flags, checked, claim_out, run_pipeline, unreadable_inputs
 from pipelines.steps import checks
 from pipelines.steps.stackexchange import COMPAT, StackExchangeConfig, site_names
 
@@ -37,11 +37,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--compat", choices=COMPAT, default=D.compat,
                    help="clean: answers by integer score; redpajama: RedPajama's string order and HTML "
                         "replacements, for comparison with its data")
-    p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
-    p.add_argument("--workers", type=checked(int, lambda v: checks.at_least("--workers", v, 1)), default=None,
-                   help="local worker processes (default: one per core)")
+    add_run_flags(p)
     p.set_defaults(func=run_stackexchange)
 
 

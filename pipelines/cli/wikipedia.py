@@ -6,7 +6,8 @@ import dataclasses
 import functools
 import sys
 
-from pipelines.cli.common import CLIError, absolute, checked, claim_out, run_pipeline, unreadable_inputs, user_errors
+from pipelines.cli.common import (CLIError, absolute, add_run_flags, checked, claim_out, run_pipeline,
+                                  unreadable_inputs, user_errors)
 from pipelines.steps import checks
 from pipelines.steps.wikipedia import WikipediaConfig
 
@@ -33,11 +34,7 @@ def add_parsers(sub) -> None:
                    default=D.streams_per_unit,
                    help=f"bz2 streams (about 100 pages each) one worker reads in one piece (default "
                         f"{D.streams_per_unit})")
-    p.add_argument("--strict", action="store_true", help="stop at the first malformed input with exit status 2")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a finished OUT (only files a llamapipe run wrote there are removed)")
-    p.add_argument("--workers", type=checked(int, lambda v: checks.at_least("--workers", v, 1)), default=None,
-                   help="local worker processes (default: one per core)")
+    add_run_flags(p)
     p.set_defaults(func=run_wikipedia)
 
 
