@@ -9,6 +9,9 @@ or answer of a site not selected is one document dropped as `site_not_selected`;
 answers is one document whose raw size is the thread formatted from the raw HTML, and what cleaning
 removes from it is counted under `markup`; answers whose question is missing are one document
 dropped as `orphan_answer`; a second row with an Id already seen is `duplicate_post`.
+
+Between reading and joining, posts wait in scratch Parquet buckets by the hash of their thread
+(ScratchWriter, plan_joins, part_posts, thread_groups at the end of this file), not in a Beam shuffle.
 """
 from __future__ import annotations
 
@@ -17,9 +20,14 @@ import dataclasses
 import hashlib
 import logging
 import math
+import operator
 import re
 import warnings
-from typing import Iterable, Iterator, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from corpus.counters import Counters, Units
 from corpus.document import Document, content_digest, document_id
@@ -161,10 +169,11 @@ class Layout:
     counts: tuple[SiteCount, ...]
 
     def part_of(self, site: str, question_id: int) -> int:
-        """The global output part of a question: a stable hash of its id over the site's parts."""
+        """The global output part of a question: which of its site's parts, equal ranges of the 64-bit
+        hash space, holds the stable hash of its id."""
         for name, first, n in self.parts:
             if name == site:
-                return first + stable_hash(question_id) % n
+                return first + range_index(stable_hash(question_id), n)
         raise KeyError(f"site {site} has no output parts")
 
     def stats(self, cfg: StackExchangeConfig, plan: SitePlan) -> dict:
@@ -180,6 +189,16 @@ class Layout:
 def stable_hash(value: int) -> int:
     """A 64-bit hash of an integer, the same in every process (unlike Python's hash of a str)."""
     return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=8).digest(), "big")
+
+
+def range_index(h: int, n: int) -> int:
+    """Which of `n` equal ranges of the 64-bit hash space holds `h` (0..n-1, increasing with `h`)."""
+    return (h * n) >> 64
+
+
+def hash_range(k: int, n: int) -> tuple[int, int]:
+    """[lo, hi) of the hashes in range `k` of `n`: exactly those with range_index(h, n) == k."""
+    return -(-(k << 64) // n), -(-((k + 1) << 64) // n)
 
 
 def choose_layout(cfg: StackExchangeConfig, counts: Iterable[SiteCount]) -> Layout:
@@ -225,9 +244,14 @@ def tally_types(site: str, by_type: collections.Counter, counters: Counters) -> 
         counters.tally("posts_read", site, POST_TYPES.get(post_type, f"type_{post_type}"), n)
 
 
+def thread_id(post: Post) -> int:
+    """The Id of the question whose thread a question or answer belongs to (an answer's ParentId)."""
+    return post.id if post.post_type == QUESTION else post.parent_id
+
+
 def thread_key(site: str, post: Post) -> tuple[str, int]:
     """The join key of a question or answer: (site, the question's Id)."""
-    return site, post.id if post.post_type == QUESTION else post.parent_id
+    return site, thread_id(post)
 
 
 _LI_OPEN = re.compile(r"<li(?:\s[^>]*)?>")
@@ -339,3 +363,242 @@ def join_thread(site: str, posts: Iterable[Post], selected: bool, cfg: StackExch
     for u in batch.units:
         counters.write(u)
     return batch.docs[0] if batch else None
+
+
+# Scratch: the join without a shuffle of posts. A site file's questions and answers go to Parquet files
+# under OUT/_temporary/stackexchange, bucketed by the stable hash of their thread's question Id into
+# equal ranges of the hash space; an output part, a range of the same space, reads the buckets its
+# range overlaps. Output parts never depend on the number of buckets (a site's .7z and its Posts.xml
+# have different sizes, hence different buckets, and give the same bytes).
+SCRATCH_DIR = "stackexchange"
+SCRATCH_INPUT_BYTES = 64 << 20
+"""A site file gets one scratch bucket per this many bytes of input file (at least 1, at most MAX_BUCKETS)."""
+MAX_BUCKETS = 256
+SCRATCH_BUFFER_BYTES = 16 << 20
+"""Rows of a site file waiting for their scratch buckets, all buckets together, stay under about this."""
+SCRATCH_GROUP_BYTES = 1 << 20
+"""A bucket's waiting rows are written as one row group once they reach this many bytes."""
+SCRATCH_COMPRESSION = "snappy"
+POST_FIELDS = tuple(f.name for f in dataclasses.fields(Post))
+_POST_VALUES = operator.attrgetter(*POST_FIELDS)
+_FIELD_TYPES = {"creation_date": pa.string(), "title": pa.string(), "body": pa.string(), "tags": pa.string(),
+                "content_license": pa.string()}
+SCRATCH_SCHEMA = pa.schema([("hash", pa.uint64()), ("thread", pa.int64())] +
+                           [(name, _FIELD_TYPES.get(name, pa.int64())) for name in POST_FIELDS])
+ROW_OVERHEAD = 64  # bytes a scratch row's numbers take, for the buffer's bound
+WRITE_BATCH = 512  # documents handed to the shard writer at a time
+
+
+def scratch_buckets(input_bytes: int) -> int:
+    """How many scratch buckets a site file of `input_bytes` bytes is split into."""
+    return max(1, min(MAX_BUCKETS, math.ceil(input_bytes / SCRATCH_INPUT_BYTES)))
+
+
+def scratch_name(file_idx: int, bucket: int) -> str:
+    """The file name of a scratch bucket, under OUT/_temporary/stackexchange."""
+    return f"{file_idx:05d}-{bucket:05d}.parquet"
+
+
+class _Sink:
+    """The file object pyarrow writes a scratch file to: its bytes go on to a Target (write, commit,
+    discard; corpus/shards.py)."""
+
+    def __init__(self, target: Any):
+        self.target = target
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.target.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ScratchWriter:
+    """One site file's questions and answers written to its scratch buckets as they come.
+
+    A row waits in its bucket until the bucket holds `group_bytes` (then it is written as one row
+    group) or all buckets together hold `buffer_bytes` (then the fullest bucket is written), so memory
+    holds about `buffer_bytes` whatever the file's size. `open_target(name)` makes each file's Target;
+    `close` commits them and returns the buckets written; leaving a `with` block without `close`
+    discards them.
+    """
+
+    def __init__(self, file_idx: int, buckets: int, open_target: Callable[[str], Any],
+                 buffer_bytes: int = SCRATCH_BUFFER_BYTES, group_bytes: int = SCRATCH_GROUP_BYTES):
+        self.file_idx = file_idx
+        self.buckets = buckets
+        self.open_target = open_target
+        self.buffer_bytes = buffer_bytes
+        self.group_bytes = group_bytes
+        self.pending: dict[int, list[tuple]] = {}
+        self.pending_bytes: dict[int, int] = {}
+        self.waiting = 0
+        self.files: dict[int, tuple[Any, pq.ParquetWriter]] = {}
+        self.done = False
+
+    def __enter__(self) -> "ScratchWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.done:
+            self.abort()
+
+    def add(self, post: Post) -> None:
+        """Queue a question or answer for the bucket of its thread's hash, writing what fills up."""
+        thread = thread_id(post)
+        h = stable_hash(thread)
+        bucket = range_index(h, self.buckets)
+        self.pending.setdefault(bucket, []).append((h, thread, *_POST_VALUES(post)))
+        size = len(post.body) + len(post.title) + len(post.tags) + ROW_OVERHEAD
+        self.pending_bytes[bucket] = self.pending_bytes.get(bucket, 0) + size
+        self.waiting += size
+        if self.pending_bytes[bucket] >= self.group_bytes:
+            self._flush(bucket)
+        while self.waiting >= self.buffer_bytes:
+            self._flush(max(self.pending_bytes, key=lambda b: (self.pending_bytes[b], -b)))
+
+    def _flush(self, bucket: int) -> None:
+        """Write a bucket's waiting rows as one row group (opening its file first if needed)."""
+        rows = self.pending.pop(bucket, [])
+        self.waiting -= self.pending_bytes.pop(bucket, 0)
+        if not rows:
+            return
+        if bucket not in self.files:
+            target = self.open_target(scratch_name(self.file_idx, bucket))
+            self.files[bucket] = target, pq.ParquetWriter(_Sink(target), SCRATCH_SCHEMA,
+                                                          compression=SCRATCH_COMPRESSION)
+        table = pa.Table.from_arrays([pa.array(column, type=field.type)
+                                      for column, field in zip(zip(*rows), SCRATCH_SCHEMA)], schema=SCRATCH_SCHEMA)
+        self.files[bucket][1].write_table(table, row_group_size=table.num_rows)
+
+    def close(self) -> tuple[int, ...]:
+        """Write what waits, finish and commit every bucket file; the buckets written, in order."""
+        try:
+            for bucket in sorted(self.pending):
+                self._flush(bucket)
+            for bucket in sorted(self.files):
+                self.files[bucket][1].close()
+            for bucket in sorted(self.files):
+                self.files[bucket][0].commit()
+        except BaseException:
+            self.abort()
+            raise
+        self.done = True
+        return tuple(sorted(self.files))
+
+    def abort(self) -> None:
+        """Discard every bucket file begun; the error that brought us here is the one reported."""
+        self.done = True
+        for target, writer in self.files.values():
+            try:
+                writer.close()
+            except Exception:  # the first error is the one to report
+                pass
+            target.discard()
+
+
+def write_scratch(posts: Iterable[Post], scratch: ScratchWriter) -> Units:
+    """Every question and answer into `scratch`; their raw size (one document each), which is what a
+    site not kept drops as `site_not_selected` without reading its scratch files again."""
+    docs = lines = chars = 0
+    for post in posts:
+        scratch.add(post)
+        text = post.raw_text()
+        docs, lines, chars = docs + 1, lines + text.count("\n") + 1, chars + len(text)
+    return Units(docs, lines, chars)
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteRead:
+    """What reading one site file leaves for the layout: its counts, the raw size of its questions and
+    answers, and its scratch buckets (`buckets` ranges, of which `written` hold rows)."""
+
+    count: SiteCount
+    file_idx: int
+    buckets: int
+    written: tuple[int, ...]
+    posts: Units
+
+
+@dataclasses.dataclass(frozen=True)
+class JoinTask:
+    """One output part's work: the scratch files holding site `site`'s posts whose thread hash is in
+    [lo, hi). `part` is None for a kept site without questions (its answers are all orphans)."""
+
+    part: Optional[int]
+    site: str
+    lo: int
+    hi: int
+    files: tuple[str, ...]
+
+
+def plan_joins(layout: Layout, reads: Iterable[SiteRead]) -> tuple[list[JoinTask], Counters]:
+    """The join tasks of the kept sites, one per output part with the scratch buckets its range
+    overlaps, and the Counters of the sites not kept: their posts are dropped as `site_not_selected`
+    by their raw size from the read, without reading their scratch files."""
+    parts = {name: (first, n) for name, first, n in layout.parts}
+    tasks, counters = [], Counters()
+    for r in sorted(reads, key=lambda r: r.count.site):
+        site = r.count.site
+        if site not in layout.selected:
+            if r.posts.docs:
+                counters.read(r.posts)
+                counters.drop("site_not_selected", r.posts)
+            continue
+        first, n = parts.get(site, (None, 1))
+        for k in range(n):
+            lo, hi = hash_range(k, n)
+            files = tuple(scratch_name(r.file_idx, b) for b in r.written
+                          if range_index(lo, r.buckets) <= b <= range_index(hi - 1, r.buckets))
+            if files:
+                tasks.append(JoinTask(None if first is None else first + k, site, lo, hi, files))
+    return tasks, counters
+
+
+def part_posts(tables: Iterable[pa.Table], lo: int, hi: int) -> pa.Table:
+    """The scratch rows whose thread hash is in [lo, hi), in the order read."""
+    kept = []
+    for table in tables:
+        h = table.column("hash")
+        mask = pc.greater_equal(h, pa.scalar(lo, pa.uint64()))
+        if hi < 1 << 64:
+            mask = pc.and_(mask, pc.less(h, pa.scalar(hi, pa.uint64())))
+        kept.append(table.filter(mask))
+    if not kept:
+        return SCRATCH_SCHEMA.empty_table()
+    return pa.concat_tables(kept)
+
+
+def thread_groups(table: pa.Table, slice_rows: int = 1024) -> Iterator[list[Post]]:
+    """The posts of scratch rows, one thread at a time by question Id: the rows are sorted by index and
+    taken (and made Posts) `slice_rows` at a time, so the table is not copied whole in sorted order."""
+    order = pc.sort_indices(table, sort_keys=[("thread", "ascending"), ("post_type", "ascending"),
+                                              ("id", "ascending")])
+    group: list[Post] = []
+    current = None
+    for start in range(0, len(order), slice_rows):
+        batch = table.take(order.slice(start, slice_rows))
+        columns = [batch.column(name).to_pylist() for name in ("thread",) + POST_FIELDS]
+        for thread, *values in zip(*columns):
+            if thread != current and group:
+                yield group
+                group = []
+            current = thread
+            group.append(Post(*values))
+    if group:
+        yield group
+
+
+def join_part(site: str, table: pa.Table, cfg: StackExchangeConfig, steps: list[Step],
+              counters: Counters) -> Iterator[Document]:
+    """The documents of one output part of a kept site, by question Id: each thread of its scratch rows
+    joined and counted by `join_thread`."""
+    for posts in thread_groups(table):
+        doc = join_thread(site, posts, True, cfg, steps, counters)
+        if doc is not None:
+            yield doc
