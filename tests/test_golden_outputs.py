@@ -1,6 +1,6 @@
 """Outputs on the bundled sample are byte-identical to the recorded ones (tests/data/golden.json).
 
-The record pins what ccnet, dedup, tokenizer-train and tokenize write, so a refactor that changes
+The record pins what ccnet, dedup, tokenizer-train, tokenize and the dump sources write, so a refactor that changes
 one byte of any output fails here. The bytes of Parquet files and SentencePiece models depend on
 the pyarrow and sentencepiece versions too, which pyproject.toml pins for that reason.
 Regenerate, after checking why the bytes changed: LLAMAPIPE_WRITE_GOLDEN=1 pytest tests/test_golden_outputs.py
@@ -57,13 +57,38 @@ def test_sample_outputs_are_byte_identical_to_the_record(sample_run, dedup_run, 
     tmp = tmp_path_factory.getbasetemp()
     found = {"ccnet": _digests(sample_run, tmp), "dedup": _digests(dedup_run, tmp),
              "tokenizer-train": _digests(tokenizer_model.parent, tmp), "tokenize": _digests(token_run, tmp)}
+    _check(found)
+
+
+def test_dump_source_outputs_are_byte_identical_to_the_record(tmp_path):
+    """wikipedia, stackexchange and arxiv on their fixtures (tests/data/<source>), 2 workers."""
+    from pipelines import cli
+
+    data = REPO / "tests" / "data"
+    runs = {"wikipedia": ["--input", str(data / "wikipedia" / "*-multistream.xml.bz2")],
+            "stackexchange": ["--input", str(data / "stackexchange" / "7z" / "*.7z"), "--top-sites", "2"],
+            "arxiv": ["--input", str(data / "arxiv" / "*.tar")]}
+    found = {}
+    for command, args in runs.items():
+        assert cli.main([command, *args, "--output", str(tmp_path / command), "--workers", "2"]) == 0
+        found[command] = _digests(tmp_path / command, tmp_path)
+    _check(found)
+
+
+def _check(found: dict[str, dict[str, str]]) -> None:
+    """Compare `found` (command -> file -> digest) with the record; with LLAMAPIPE_WRITE_GOLDEN=1, first
+    record these commands' digests (the others' stay as they are)."""
     if os.environ.get("LLAMAPIPE_WRITE_GOLDEN") == "1":
-        GOLDEN.write_text(json.dumps({"versions": _versions(), "outputs": found}, indent=1, sort_keys=True) + "\n")
+        old = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {"outputs": {}}
+        GOLDEN.write_text(json.dumps({"versions": _versions(), "outputs": {**old["outputs"], **found}}, indent=1,
+                                     sort_keys=True) + "\n")
     golden = json.loads(GOLDEN.read_text())
     assert golden["versions"] == _versions(), (
         f"the record was made with {golden['versions']}, this environment has {_versions()}; "
         f"pyproject.toml pins these versions")
-    for command, files in golden["outputs"].items():
+    for command in found:
+        assert command in golden["outputs"], f"{command}: no record yet (LLAMAPIPE_WRITE_GOLDEN=1, see above)"
+        files = golden["outputs"][command]
         assert sorted(found[command]) == sorted(files), f"{command}: other files than recorded"
         changed = [name for name in files if found[command][name] != files[name]]
         assert not changed, f"{command}: these outputs changed: {changed}"
