@@ -19,8 +19,11 @@ SAMPLE = ROOT / "tests" / "data" / "sample" / "wet"
 REFERENCE = ROOT / "tests" / "data" / "reference"
 DEMO_LANGS = ("de", "en", "fr")
 # The dump sources on their test fixtures: (command and mixture key, its --input flags).
+FIXTURES = ROOT / "tests" / "data"
 DUMP_SOURCES = [
-    ("wikipedia", ["--input", str(ROOT / "tests" / "data" / "wikipedia" / "*-multistream.xml.bz2")]),
+    ("wikipedia", ["--input", str(FIXTURES / "wikipedia" / "*-multistream.xml.bz2")]),
+    ("stackexchange", ["--input", str(FIXTURES / "stackexchange" / "7z" / "*.7z")]),
+    ("arxiv", ["--input", str(FIXTURES / "arxiv" / "arXiv_src_*.tar")]),
 ]
 
 
