@@ -106,14 +106,20 @@ def run_steps(rows: Iterable[tuple[int, Document]], steps: Sequence[Step], count
     for batch in batches(rows, batch_size, max_chars):
         for u in batch.units:
             counters.read(u)
-        for step in steps:
-            if not batch:
-                break
-            batch = step(batch, counters)
-        for u in batch.units:
-            counters.write(u)
+        batch = apply_steps(batch, steps, counters)
         if batch:
             yield batch
+
+
+def apply_steps(batch: Batch, steps: Sequence[Step], counters: Counters) -> Batch:
+    """`batch` (already counted as read) through every step; what survives is counted as written."""
+    for step in steps:
+        if not batch:
+            break
+        batch = step(batch, counters)
+    for u in batch.units:
+        counters.write(u)
+    return batch
 
 
 def run_file(items: Iterable[Union[Document, Fault]], path: str, strict: bool, steps: Sequence[Step],

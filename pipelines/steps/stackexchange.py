@@ -35,7 +35,7 @@ from corpus.faults import Fault, report_fault
 from corpus.stackexchange_dump import (ANSWER, QUESTION, SITE_NAME, NotADumpFile, Post, is_meta_site,
                                        site_of)
 from pipelines.steps import checks
-from pipelines.steps.chain import Batch, Filter, Step
+from pipelines.steps.chain import Batch, Filter, Step, apply_steps
 
 LOG = logging.getLogger("llamapipe.stackexchange")
 SOURCE = "stackexchange"
@@ -355,13 +355,7 @@ def join_thread(site: str, posts: Iterable[Post], selected: bool, cfg: StackExch
     before, after = Units.of(raw_thread(question, answers)), Units.of(doc.text)
     counters.read(before)
     counters.drop("markup", Units(0, before.lines - after.lines, before.chars - after.chars))
-    batch = Batch.of([(0, doc)])
-    for step in steps:
-        if not batch:
-            break
-        batch = step(batch, counters)
-    for u in batch.units:
-        counters.write(u)
+    batch = apply_steps(Batch.of([(0, doc)]), steps, counters)
     return batch.docs[0] if batch else None
 
 
