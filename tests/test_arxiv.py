@@ -279,7 +279,7 @@ def test_too_short_and_config_rules_name_the_flag():
     with pytest.raises(checks.ConfigError, match="--min-chars"):
         ArxivConfig(min_chars=-5)
     assert ArxivConfig().run_info() == {"files": 0, "expand_arg_macros": True, "include_depth": 10, "min_chars": 0,
-                                        "lid": False}
+                                        "lid": False, "max_paper_mb": 64}
 
 
 def test_lid_tags_each_papers_language_and_drops_nothing(tmp_path):
@@ -316,7 +316,7 @@ def test_cli_end_to_end_is_the_same_for_one_and_two_workers(tmp_path):
     stats = json.loads((tmp_path / "one" / "_stats.json").read_text())
     assert not check_accounting(stats)
     assert stats["config"] == {"files": 2, "expand_arg_macros": True, "include_depth": 10, "min_chars": 0,
-                               "lid": False}
+                               "lid": False, "max_paper_mb": 64}
     assert stats["documents"]["read"] == 10 and stats["documents"]["written"] == 4
     assert stats["malformed_total"] == 1 and stats["malformed"][0]["file"].endswith("arXiv_src_2301_001.tar")
     assert (tmp_path / "one" / "_SUCCESS").exists() and (tmp_path / "one" / "_manifest.json").exists()
@@ -350,7 +350,7 @@ print(sum(len(b) for b in run_steps(rows, recipe(), counters, batch_size=16)))
 # (the test process itself may have had larger children: Beam workers).
 MEASURE = """
 import resource, subprocess, sys
-child = subprocess.run([sys.executable, "-c", sys.argv[1], sys.argv[2]], capture_output=True, text=True, check=True)
+child = subprocess.run([sys.executable, "-c", *sys.argv[1:]], capture_output=True, text=True, check=True)
 print(child.stdout.strip(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
@@ -383,3 +383,120 @@ def test_reader_memory_stays_flat_as_the_tar_grows(tmp_path):
     small_peak, large_peak = peak(small, 300), peak(large, 1200)
     assert large_peak - small_peak < 4 * 1024, (small_peak, large_peak)  # keeping the papers: +10 MB
 
+
+
+# --- a cap on what one paper may inflate to ---
+
+BOMB_BYTES = 200 << 20  # each bomb inflates to 200 MB; gzipped, about 200 KB
+CAP = 1 << 20
+
+
+def _gzip_stream(*parts) -> bytes:
+    """gzip of the concatenated `parts`: bytes, or an int n for n zero bytes, fed 1 MB at a time (so a
+    bomb is never whole in memory, here either)."""
+    zeros = bytes(1 << 20)
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out = []
+    for part in parts:
+        if isinstance(part, int):
+            for start in range(0, part, len(zeros)):
+                out.append(z.compress(zeros[:min(len(zeros), part - start)]))
+        else:
+            out.append(z.compress(part))
+    out.append(z.flush())
+    return b"".join(out)
+
+
+def _tar_header(name: str, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o644, MAKE.MTIME
+    return info.tobuf(tarfile.USTAR_FORMAT)
+
+
+def _paper_tex(title: str, body: str = "Some text.") -> bytes:
+    return f"\\documentclass{{article}}\n\\begin{{document}}\n\\section{{{title}}}\n{body}\n\\end{{document}}\n".encode()
+
+
+def _bomb_tar(path: Path) -> Path:
+    """A source tar: two good papers (one with a 5 MB figure) among four over a 1 MB cap: a single .tex
+    and a PDF inflating to 200 MB, a project whose 200 MB figure comes before its main.tex, and a
+    project whose main.tex itself is 1.5 MB."""
+    tex = _paper_tex("Bombs")
+    padded = tex + bytes(-len(tex) % 512)
+    project_bomb = _gzip_stream(_tar_header("fig.eps", BOMB_BYTES), BOMB_BYTES,
+                                _tar_header("main.tex", len(tex)), padded, bytes(1024))
+    long_tex = _paper_tex("Long", "\n".join(f"Line {i} of a paper that goes on." for i in range(50_000)))
+    assert len(long_tex) > 1.5 * CAP
+    members = [("2301/2301.00001.gz", MAKE.gz(_paper_tex("Good"))),
+               ("2301/2301.00002.gz", _gzip_stream(b"\\documentclass{article}\n", BOMB_BYTES)),
+               ("2301/2301.00003.gz", project_bomb),
+               ("2301/2301.00004.gz", MAKE.project([("main.tex", long_tex)])),
+               ("2301/2301.00005.gz", MAKE.project([("fig.eps", bytes(5 << 20)), ("main.tex", _paper_tex("Fig"))])),
+               ("2301/2301.00006.gz", _gzip_stream(b"%PDF-1.5\n", BOMB_BYTES))]
+    MAKE.write_tar(path, members, folders=["2301"])
+    assert path.stat().st_size < 3 << 20
+    return path
+
+
+def test_a_paper_over_the_cap_drops_as_too_large_and_the_rest_of_the_tar_goes_on(tmp_path, caplog):
+    path = _bomb_tar(tmp_path / "arXiv_src_2301_001.tar")
+    papers = list(arxiv_tar.read_unit(open_local, Unit(0, str(path)), max_paper_bytes=CAP))
+    assert [(d.meta["member"], d.meta["status"]) for d in papers] == [
+        ("2301/2301.00001.gz", "ok"), ("2301/2301.00002.gz", "too_large"), ("2301/2301.00003.gz", "too_large"),
+        ("2301/2301.00004.gz", "too_large"), ("2301/2301.00005.gz", "ok"), ("2301/2301.00006.gz", "too_large")]
+    why = {d.meta["member"]: d.meta.get("too_large") for d in papers}
+    assert why["2301/2301.00002.gz"] == f"its .tex file holds more than {CAP} bytes"
+    assert why["2301/2301.00003.gz"] == why["2301/2301.00006.gz"] == f"it inflates to more than {16 * CAP} bytes"
+    assert why["2301/2301.00004.gz"] == f"its .tex files hold more than {CAP} bytes (at main.tex)"
+    assert all(d.text == "" for d in papers if d.meta["status"] == "too_large")
+    # the default cap (64 MB) keeps the 1.5 MB paper
+    assert [d.meta["status"] for d in arxiv_tar.read_unit(open_local, Unit(0, str(path)))][3] == "ok"
+
+    caplog.set_level(logging.INFO, logger="llamapipe.arxiv")
+    docs, counters = run_file(iter(papers), str(path), False, recipe(ArxivConfig(max_paper_mb=1)), LOG)
+    assert [d.meta["arxiv_id"] for d in docs] == ["2301.00001", "2301.00005"]
+    stats = counters.to_stats()
+    assert stats["documents"]["dropped"]["too_large"] == 4 and not check_accounting(stats)
+    for n in (2, 3, 4, 6):
+        assert f"2301/2301.0000{n}.gz dropped as too_large" in caplog.text
+
+
+def test_max_paper_mb_is_a_flag_with_a_rule_and_reaches_the_reader(tmp_path, capsys):
+    with pytest.raises(checks.ConfigError, match="--max-paper-mb must be >= 1"):
+        ArxivConfig(max_paper_mb=0)
+    assert ArxivConfig().max_paper_bytes == arxiv_tar.DEFAULT_MAX_PAPER_BYTES == 64 << 20
+    path = _bomb_tar(tmp_path / "arXiv_src_2301_001.tar")
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["arxiv", "--input", str(path), "--output", str(tmp_path / "x"), "--max-paper-mb", "0"])
+    assert refused.value.code == 2 and "--max-paper-mb must be >= 1" in capsys.readouterr().err
+    assert cli.main(["arxiv", "--input", str(path), "--output", str(tmp_path / "out"), "--max-paper-mb", "1",
+                     "--workers", "1"]) == 0
+    stats = json.loads((tmp_path / "out" / "_stats.json").read_text())
+    assert stats["documents"]["dropped"]["too_large"] == 4 and stats["documents"]["written"] == 2
+    assert not check_accounting(stats)
+
+
+READ_CAPPED = """
+import sys, types
+from corpus import arxiv_tar
+from corpus.readers import open_local
+papers = arxiv_tar.read_unit(open_local, types.SimpleNamespace(path=sys.argv[1]), max_paper_bytes=int(sys.argv[2]))
+print(",".join(d.meta["status"] for d in papers))
+"""
+
+
+def test_memory_stays_far_below_what_a_bomb_inflates_to(tmp_path):
+    bombs = _bomb_tar(tmp_path / "bombs.tar")
+    good = tmp_path / "good.tar"
+    MAKE.write_tar(good, [("2301/2301.00001.gz", MAKE.gz(_paper_tex("Good")))], folders=["2301"])
+
+    def peak(path: Path) -> tuple[str, int]:
+        done = subprocess.run([sys.executable, "-c", MEASURE, READ_CAPPED, str(path), str(CAP)], cwd=REPO,
+                              capture_output=True, text=True, check=True)
+        statuses, rss = done.stdout.split()
+        return statuses, int(rss)  # kB
+
+    (good_statuses, good_peak), (bomb_statuses, bomb_peak) = peak(good), peak(bombs)
+    assert good_statuses == "ok" and bomb_statuses == "ok,too_large,too_large,too_large,ok,too_large"
+    # 600 MB inflate from the bombs; reading them costs what the 5 MB figure and buffers do
+    assert bomb_peak - good_peak < 32 * 1024, (good_peak, bomb_peak)

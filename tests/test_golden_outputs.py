@@ -2,7 +2,8 @@
 
 The record pins what ccnet, dedup, tokenizer-train, tokenize and the dump sources write, so a refactor that changes
 one byte of any output fails here. The bytes of Parquet files and SentencePiece models depend on
-the pyarrow and sentencepiece versions too, which pyproject.toml pins for that reason.
+the pyarrow and sentencepiece versions too, and Stack Exchange's text on lxml's HTML parser and
+BeautifulSoup's text rules: pyproject.toml pins these versions for that reason.
 Regenerate, after checking why the bytes changed: LLAMAPIPE_WRITE_GOLDEN=1 pytest tests/test_golden_outputs.py
 """
 from __future__ import annotations
@@ -49,7 +50,11 @@ def _manifest_without_json_sizes(data: bytes) -> bytes:
 
 
 def _versions() -> dict[str, str]:
-    return {"pyarrow": pyarrow.__version__, "sentencepiece": sentencepiece.__version__}
+    import bs4
+    from lxml import etree
+
+    return {"pyarrow": pyarrow.__version__, "sentencepiece": sentencepiece.__version__, "lxml": etree.__version__,
+            "beautifulsoup4": bs4.__version__}
 
 
 def test_sample_outputs_are_byte_identical_to_the_record(sample_run, dedup_run, tokenizer_model, token_run,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 
+from corpus.arxiv_tar import INFLATE_FACTOR
 from pipelines.cli.common import absolute, add_run_flags, checked, claim_out, run_pipeline, unreadable_inputs
 from pipelines.steps import checks
 from pipelines.steps.arxiv import ArxivConfig
@@ -34,6 +35,11 @@ def add_parsers(sub) -> None:
                    default=D.min_chars,
                    help=f"drop cleaned papers shorter than this many characters as too_short (default "
                         f"{D.min_chars}: off)")
+    p.add_argument("--max-paper-mb", type=checked(int, lambda v: checks.at_least("--max-paper-mb", v, 1)),
+                   default=D.max_paper_mb,
+                   help=f"drop a paper whose .tex files hold more than this many MB (2^20 bytes), or whose member "
+                        f"inflates to more than {INFLATE_FACTOR} times that, as too_large; bounds a worker's "
+                        f"memory (default {D.max_paper_mb})")
     p.add_argument("--lid", action=argparse.BooleanOptionalAction, default=D.lid,
                    help="tag each paper's language with fastText lid.176 (lowercased text; nothing is dropped); "
                         f"without it every paper is 'en' (default {'on' if D.lid else 'off'})")
@@ -47,9 +53,9 @@ def source_run(cfg: ArxivConfig):
     from pipelines import fileio, source
     from pipelines.steps.arxiv import recipe
 
+    read = functools.partial(arxiv_tar.read_unit, fileio.open_raw, max_paper_bytes=cfg.max_paper_bytes)
     return source.SourceRun(files=cfg.files, out=cfg.out, make_steps=functools.partial(recipe, cfg),
-                            run_info=cfg.run_info(), read=functools.partial(arxiv_tar.read_unit, fileio.open_raw),
-                            strict=cfg.strict, unreadable=cfg.unreadable)
+                            run_info=cfg.run_info(), read=read, strict=cfg.strict, unreadable=cfg.unreadable)
 
 
 def run_arxiv(args, beam_args: list[str]) -> int:
@@ -60,7 +66,7 @@ def run_arxiv(args, beam_args: list[str]) -> int:
     cfg = ArxivConfig(files=tuple(files), out=absolute(args.output), strict=args.strict,
                       unreadable=tuple(unreadable_inputs(files, args.strict).items()),
                       expand_arg_macros=args.expand_arg_macros, include_depth=args.include_depth,
-                      min_chars=args.min_chars, lid=args.lid)
+                      min_chars=args.min_chars, lid=args.lid, max_paper_mb=args.max_paper_mb)
     claim = claim_out(cfg.out, "arxiv", source.output_patterns(), args.overwrite, input_files=files)
     run_pipeline("arxiv", len(files), cfg.out, beam_args, args.workers,
                  lambda p: source.build_pipeline(p, source_run(cfg), claim.run_id), claim=claim)

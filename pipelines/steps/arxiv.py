@@ -1,12 +1,13 @@
 """The arXiv pipeline's config, named steps and recipe (no Beam).
 
-Recipe: pdf_only, not_utf8, no_tex (papers the reader marked: PDF-only submissions, non-UTF-8 TeX,
-no .tex file), the LaTeX cleaner (pipelines/steps/latex.py; a paper without a sectioning command
-drops as no_section, what cleaning removes from the others counts under latex_cleanup),
-empty_after_clean, too_short with --min-chars, and with --lid the fastText language of each paper
-(lid.176 on the lowercased text, as RedPajama tagged arXiv; nothing is dropped for it: LLaMA did not
-filter arXiv by language). Every dropped paper is logged with its tar and member, so a reviewer
-finds it in the source.
+Recipe: pdf_only, not_utf8, no_tex, too_large (papers the reader marked: PDF-only submissions,
+non-UTF-8 TeX, no .tex file, more .tex than --max-paper-mb or a member inflating past
+arxiv_tar.INFLATE_FACTOR times that), the LaTeX cleaner (pipelines/steps/latex.py; a paper without a
+sectioning command drops as no_section, what cleaning removes from the others counts under
+latex_cleanup), empty_after_clean, too_short with --min-chars, and with --lid the fastText language
+of each paper (lid.176 on the lowercased text, as RedPajama tagged arXiv; nothing is dropped for it:
+LLaMA did not filter arXiv by language). Every dropped paper is logged with its tar and member, so
+a reviewer finds it in the source.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import dataclasses
 import logging
 from typing import Any, Optional, Sequence
 
-from corpus.arxiv_tar import NO_TEX, NOT_UTF8, PDF_ONLY, TAR_SUFFIXES, split_tex_files, tar_stem
+from corpus.arxiv_tar import (DEFAULT_MAX_PAPER_BYTES, NO_TEX, NOT_UTF8, PDF_ONLY, TAR_SUFFIXES, TOO_LARGE,
+                              split_tex_files, tar_stem)
 from corpus.counters import Counters, Units
 from pipelines.steps import checks
 from pipelines.steps.chain import Batch, Step, drop_where_not
@@ -22,6 +24,7 @@ from pipelines.steps.latex import clean_project
 
 LOG = logging.getLogger("llamapipe.arxiv")
 DEFAULT_INCLUDE_DEPTH = 10
+MB = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +35,8 @@ class ArxivConfig:
     index) that cannot be opened, counted as malformed; `expand_arg_macros` expands simple macros
     with [n] arguments too; `include_depth` bounds nested \\input; `min_chars` (0: off) drops
     cleaned papers shorter than that as too_short; `lid` tags each paper's language with fastText
-    (else every paper is "en").
+    (else every paper is "en"); `max_paper_mb` (MB of 2^20 bytes) bounds the .tex one paper may hold
+    and, INFLATE_FACTOR times over, what its member may inflate to: a paper past it drops as too_large.
     """
 
     files: tuple[str, ...] = ()
@@ -43,11 +47,13 @@ class ArxivConfig:
     include_depth: int = DEFAULT_INCLUDE_DEPTH
     min_chars: int = 0
     lid: bool = False
+    max_paper_mb: int = DEFAULT_MAX_PAPER_BYTES // MB
 
     def __post_init__(self):
         check_tars(self.files)
         checks.at_least("--include-depth", self.include_depth, 0)
         checks.at_least("--min-chars", self.min_chars, 0)
+        checks.at_least("--max-paper-mb", self.max_paper_mb, 1)
         for idx, _ in self.unreadable:
             if not 0 <= idx < len(self.files):
                 raise checks.ConfigError(f"unreadable file index {idx} is not one of the {len(self.files)} inputs")
@@ -55,7 +61,13 @@ class ArxivConfig:
     def run_info(self) -> dict:
         """The run section of `_stats.json`."""
         return {"files": len(self.files), "expand_arg_macros": self.expand_arg_macros,
-                "include_depth": self.include_depth, "min_chars": self.min_chars, "lid": self.lid}
+                "include_depth": self.include_depth, "min_chars": self.min_chars, "lid": self.lid,
+                "max_paper_mb": self.max_paper_mb}
+
+    @property
+    def max_paper_bytes(self) -> int:
+        """max_paper_mb in bytes: what the tar reader is given."""
+        return self.max_paper_mb * MB
 
 
 def check_tars(files: Sequence[str]) -> None:
@@ -83,7 +95,7 @@ def drop_logged(reason: str, batch: Batch, keep: Sequence[bool], counters: Count
 
 @dataclasses.dataclass(frozen=True)
 class DropMarked:
-    """Drops the papers the reader marked with status `name` (pdf_only, not_utf8, no_tex)."""
+    """Drops the papers the reader marked with status `name` (pdf_only, not_utf8, no_tex, too_large)."""
 
     name: str
 
@@ -146,11 +158,11 @@ class TagLanguage:
 
 
 def recipe(cfg: Optional[ArxivConfig] = None) -> list[Step]:
-    """The arXiv chain: pdf_only, not_utf8, no_tex, the cleaner (latex_cleanup / no_section),
+    """The arXiv chain: pdf_only, not_utf8, no_tex, too_large, the cleaner (latex_cleanup / no_section),
     empty_after_clean, too_short when cfg.min_chars > 0, language tags with cfg.lid (the lid.176
     model loads here, once per worker)."""
     cfg = cfg or ArxivConfig()
-    steps: list[Step] = [DropMarked(PDF_ONLY), DropMarked(NOT_UTF8), DropMarked(NO_TEX),
+    steps: list[Step] = [DropMarked(PDF_ONLY), DropMarked(NOT_UTF8), DropMarked(NO_TEX), DropMarked(TOO_LARGE),
                          CleanLatex(cfg.expand_arg_macros, cfg.include_depth),
                          MinChars("empty_after_clean", 0)]
     if cfg.min_chars:

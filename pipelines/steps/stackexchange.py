@@ -22,12 +22,14 @@ import logging
 import math
 import operator
 import re
+import threading
 import warnings
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from lxml import etree
 
 from corpus.counters import Counters, Units
 from corpus.document import Document, content_digest, document_id
@@ -259,17 +261,117 @@ _LI_OPEN = re.compile(r"<li(?:\s[^>]*)?>")
 
 def clean_html(html: str, compat: str = "clean") -> str:
     """Readable text of a post body: entities unescaped, list items as lines starting with "*" (in <ul>
-    and <ol>), code blocks with their line breaks; BeautifulSoup's lxml parser as RedPajama. `redpajama`:
-    RedPajama's replacements (only <ol> opens with an extra "*", attributes of <li> not matched)."""
-    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-
+    and <ol>), code blocks with their line breaks; the text BeautifulSoup's lxml parser gives, as
+    RedPajama, but taken straight from lxml's parse events (`html_text`). `redpajama`: RedPajama's
+    replacements (only <ol> opens with an extra "*", attributes of <li> not matched) and BeautifulSoup."""
     if compat == "redpajama":
         html = html.replace("<li>", "\n*").replace("</li>", "").replace("<ol>", "\n*").replace("</ol>", "")
-    else:
-        html = _LI_OPEN.sub("\n*", html).replace("</li>", "")
-    with warnings.catch_warnings():
+        return soup_text(html)
+    return html_text(_LI_OPEN.sub("\n*", html).replace("</li>", ""))
+
+
+def soup_text(html: str) -> str:
+    """BeautifulSoup(html, "lxml").get_text(): RedPajama's cleaning, and the reference `html_text` matches."""
+    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+
+    with warnings.catch_warnings():  # a body that is a word or starts with <?xml is still a body
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         return BeautifulSoup(html, "lxml").get_text()
+
+
+# bs4 4.x with lxml (bs4/builder/_lxml.py, bs4/__init__.py): strings inside these tags are not
+# NavigableStrings (Script, Stylesheet, TemplateString, RubyTextString, RubyParenthesisString) and
+# get_text() skips them; whitespace-only strings outside <pre>/<textarea> become "\n" or " ".
+_HIDDEN_TAGS = frozenset(("script", "style", "template", "rt", "rp"))
+_PRESERVE_TAGS = frozenset(("pre", "textarea"))
+_ASCII_SPACES = " \n\t\x0c\r"
+
+
+class _TextTarget:
+    """An lxml parser target that keeps the text BeautifulSoup's get_text() returns for the same parse:
+    runs of data between two other events are one string (BeautifulSoup's endData), comments,
+    processing instructions and doctypes end a string and are left out, and an end tag closes up to
+    the latest open tag of its name (BeautifulSoup's _popToTag)."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.out: list[str] = []
+        self.data_run: list[str] = []
+        self.open: list[str] = []
+        self.hidden = 0
+        self.preserve = 0
+
+    def _end_string(self) -> None:
+        if not self.data_run:
+            return
+        s = "".join(self.data_run)
+        self.data_run = []
+        if self.hidden:
+            return
+        if not self.preserve and not s.strip(_ASCII_SPACES):
+            s = "\n" if "\n" in s else " "
+        self.out.append(s)
+
+    def start(self, tag: str, attrib) -> None:
+        self._end_string()
+        self.open.append(tag)
+        if tag in _HIDDEN_TAGS:
+            self.hidden += 1
+        if tag in _PRESERVE_TAGS:
+            self.preserve += 1
+
+    def end(self, tag: str) -> None:
+        self._end_string()
+        if tag not in self.open:
+            return
+        while True:
+            name = self.open.pop()
+            if name in _HIDDEN_TAGS:
+                self.hidden -= 1
+            if name in _PRESERVE_TAGS:
+                self.preserve -= 1
+            if name == tag:
+                return
+
+    def data(self, data: str) -> None:
+        self.data_run.append(data)
+
+    def comment(self, text: str) -> None:
+        self._end_string()
+
+    def pi(self, target: str, data: str) -> None:
+        self._end_string()
+
+    def doctype(self, name: str, pubid: str, system: str) -> None:
+        self._end_string()
+
+    def close(self) -> str:
+        self._end_string()
+        text = "".join(self.out)
+        self.reset()
+        return text
+
+
+_PARSERS = threading.local()
+
+
+def html_text(html: str) -> str:
+    """BeautifulSoup(html, "lxml").get_text() without building BeautifulSoup's tree: the same lxml
+    parser with the same options, its events kept by _TextTarget (one parser per thread, reused).
+    Markup lxml rejects goes through BeautifulSoup itself, which retries it as UTF-8 bytes."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.HTMLParser(target=_TextTarget(), recover=True, huge_tree=False,
+                                                    encoding=None)
+    try:
+        parser.feed(html[1:] if html[:1] == "\ufeff" else html)  # BeautifulSoup drops a leading BOM
+        return parser.close()
+    except Exception:
+        _PARSERS.parser = None
+        return soup_text(html)
 
 
 def order_answers(answers: Iterable[Post], compat: str = "clean") -> list[Post]:
