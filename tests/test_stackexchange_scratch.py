@@ -185,10 +185,13 @@ def test_command_memory_stays_flat_as_the_dump_grows(tmp_path):
         peaks[mb] = bench.measure(cmd)
         stats = json.loads((out / "_stats.json").read_text())
         assert stats["documents"]["written"] > 1000 * mb / 4 and not (out / "_temporary").exists()
-    grown = {k: peaks[16][k] - peaks[4][k] for k in ("peak_rss", "peak_child")}
-    # 12 MB more of bodies (about 20 MB more of Posts.xml): the posts shuffled through Beam made the
-    # tree grow by about 12 MB per MB of bodies; scratch buckets and bounded parts keep it flat.
-    assert grown["peak_rss"] < 50 << 20 and grown["peak_child"] < 30 << 20, (peaks, grown)
+    grown = {k: peaks[16][k] - peaks[4][k] for k in ("peak_rss", "peak_root", "peak_child")}
+    # 12 MB more of bodies (about 20 MB more of Posts.xml): with the posts shuffled through Beam the tree
+    # grew by 175 MB (12-15 MB per MB of bodies), the launcher holding the shuffle. Scratch buckets and
+    # bounded parts keep the launcher flat; a worker's peak varies by a few tens of MB with what the
+    # 0.1 s sampling catches of a row group being written (+3 to +38 MB seen on a loaded machine).
+    assert grown["peak_root"] < 25 << 20, (peaks, grown)
+    assert grown["peak_rss"] < 120 << 20 and grown["peak_child"] < 60 << 20, (peaks, grown)
 
 
 def test_the_shards_do_not_depend_on_how_many_scratch_buckets_a_file_gets(tmp_path, monkeypatch):
