@@ -27,6 +27,7 @@ from typing import BinaryIO, Callable, Iterator, Optional, Union
 
 from corpus.document import Document, content_digest, document_id
 from corpus.faults import Fault
+from corpus.paths import file_name
 
 SOURCE = "arxiv"
 OpenFile = Callable[[str], BinaryIO]
@@ -49,7 +50,7 @@ TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 def tar_stem(path: str) -> Optional[str]:
     """A source tar's file name without its suffix (`arXiv_src_2301_001`), None for a name that is not
     a tar's (TAR_SUFFIXES)."""
-    name = path.rstrip("/").rsplit("/", 1)[-1]
+    name = file_name(path)
     for suffix in TAR_SUFFIXES:
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             return name[:-len(suffix)]
@@ -76,7 +77,7 @@ def read_unit(open_file: OpenFile, unit, max_paper_bytes: int = DEFAULT_MAX_PAPE
               ) -> Iterator[Union[Document, Fault]]:
     """The papers of a planned unit (anything with `path`, e.g. pipelines.source.Unit: a whole tar)."""
     with open_file(unit.path) as f:
-        yield from read_tar(f, unit.path.rstrip("/").rsplit("/", 1)[-1], max_paper_bytes)
+        yield from read_tar(f, file_name(unit.path), max_paper_bytes)
 
 
 def read_tar(f: BinaryIO, tar_name: str, max_paper_bytes: int = DEFAULT_MAX_PAPER_BYTES

@@ -9,6 +9,11 @@ def is_url(path: str) -> bool:
     return "://" in path
 
 
+def file_name(path: str) -> str:
+    """The last component of a local path or URL (`enwiki-…-multistream.xml.bz2`)."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
 def canonical(path: str) -> str:
     """One spelling per place: symlinks resolved for local paths, a URL without its trailing slash."""
     return path.rstrip("/") if is_url(path) else os.path.realpath(path)

@@ -85,11 +85,17 @@ def local_parquet_files(folder: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def local_temp_path(path: str) -> str:
+    """The hidden temporary sibling a local file is written under before its rename (its folder made)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f".{name}.tmp-{os.getpid()}")
+
+
 def write_local_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write a local file through a hidden temporary sibling and a rename: never seen half-written."""
     path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    tmp = local_temp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -137,19 +143,20 @@ class Target(Protocol):
     def discard(self) -> None: ...
 
 
-class _HashingSink:
-    """The file object pyarrow writes a shard to: passes bytes on to a Target, counting and hashing
-    them, so the manifest entry needs no second read of the file."""
+class TargetSink:
+    """The file object pyarrow writes a streamed file to: passes bytes on to a Target, counting them
+    and, with `digest`, hashing them, so a manifest entry needs no second read of the file."""
 
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, digest: bool = True):
         self.target = target
         self.size = 0
-        self.sha256 = hashlib.sha256()
+        self.sha256 = hashlib.sha256() if digest else None
         self.closed = False
 
     def write(self, data: bytes) -> int:
         self.target.write(data)
-        self.sha256.update(data)
+        if self.sha256 is not None:
+            self.sha256.update(data)
         self.size += len(data)
         return len(data)
 
@@ -170,7 +177,7 @@ class _Shard:
     pending_bytes: int = 0
     rows: int = 0
     target: Optional[Target] = None
-    sink: Optional[_HashingSink] = None
+    sink: Optional[TargetSink] = None
     writer: Optional[pq.ParquetWriter] = None
 
 
@@ -234,7 +241,7 @@ class ShardStream:
             return
         if shard.writer is None:
             shard.target = self.open_target(shard.rel)
-            shard.sink = _HashingSink(shard.target)
+            shard.sink = TargetSink(shard.target)
             shard.writer = pq.ParquetWriter(shard.sink, PARQUET_SCHEMA, compression="zstd",
                                             write_statistics=True, store_schema=True)
         group = pa.concat_tables(shard.pending)

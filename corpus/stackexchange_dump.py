@@ -19,6 +19,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Union
 from lxml import etree
 
 from corpus.faults import Fault
+from corpus.paths import file_name
 from corpus.readers import open_local
 
 POSTS_XML = "posts.xml"
@@ -65,7 +66,7 @@ class NotADumpFile(ValueError):
 def site_of(path: str) -> Optional[str]:
     """The site a dump file holds (`X.7z`, `X-Posts.7z`, `X/Posts.xml` -> X); None for another table
     of a per-table dump (`X-Users.7z`, `X/Users.xml`). Raises NotADumpFile naming the file otherwise."""
-    name = os.path.basename(path.rstrip("/"))
+    name = file_name(path)
     lower = name.lower()
     if lower.endswith(".7z"):
         stem, lower_stem = name[:-3], lower[:-3]

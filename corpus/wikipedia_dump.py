@@ -21,6 +21,7 @@ from lxml import etree
 from corpus import bz2_streams
 from corpus.document import Document, content_digest, document_id
 from corpus.faults import Fault
+from corpus.paths import file_name
 
 SOURCE = "wikipedia"
 OpenFile = Callable[[str], BinaryIO]
@@ -56,20 +57,15 @@ class DumpName:
         return f"{self.dbname}-{self.date}"
 
 
-def base_name(path: str) -> str:
-    """The file name of a local path or URL."""
-    return path.rstrip("/").rsplit("/", 1)[-1]
-
-
 def is_index(path: str) -> bool:
     """True for a multistream index file name (an input companion, never a dump)."""
-    return bool(INDEX_NAME.match(base_name(path)))
+    return bool(INDEX_NAME.match(file_name(path)))
 
 
 def parse_name(path: str) -> DumpName:
     """The DumpName of a `{lang}wiki-{date}-pages-articles[-multistream][N].xml[-pApB].bz2` path, or
     DumpError naming it. Database names spell a language's hyphen as `_` (`zh_yuewiki`)."""
-    name = base_name(path)
+    name = file_name(path)
     m = DUMP_NAME.match(name)
     if not m:
         raise DumpError(f"{path}: not a Wikipedia dump name ({{lang}}wiki-{{date}}-pages-articles-multistream.xml.bz2 "
@@ -84,7 +80,7 @@ def index_path(path: str) -> Optional[str]:
     index = parse_name(path).index
     if index is None:
         return None
-    folder = path[:len(path) - len(base_name(path))]
+    folder = path[:len(path) - len(file_name(path))]
     return folder + index
 
 
@@ -189,9 +185,9 @@ def check_distinct(paths: list[str]) -> None:
     editions: dict[str, tuple[tuple[str, bool, bool], str]] = {}
     for path in paths:
         name = parse_name(path)
-        if base_name(path) in seen:
-            raise DumpError(f"{seen[base_name(path)]} and {path}: one dump given twice; give one of them")
-        seen[base_name(path)] = path
+        if file_name(path) in seen:
+            raise DumpError(f"{seen[file_name(path)]} and {path}: one dump given twice; give one of them")
+        seen[file_name(path)] = path
         edition = (name.date, name.multistream, bool(name.part))
         if name.dbname not in editions:
             editions[name.dbname] = (edition, path)

@@ -249,9 +249,7 @@ class AtomicFile:
                 self.tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
                 self.file = FileSystems.create(self.tmp, compression_type="uncompressed")
             else:
-                folder, name = os.path.split(os.path.abspath(path))
-                os.makedirs(folder, exist_ok=True)
-                self.tmp = os.path.join(folder, f".{name}.tmp-{os.getpid()}")
+                self.tmp = shards.local_temp_path(path)
                 self.file = open(self.tmp, "wb")
 
     def write(self, data: bytes) -> None:

@@ -39,6 +39,7 @@ from pipelines import fileio
 from pipelines.commit import commit
 from pipelines.source import BATCH_CHARS
 from pipelines.steps import stackexchange as se
+from pipelines.steps.chain import batches
 from pipelines.steps.stackexchange import JoinTask, Layout, SiteCount, SitePlan, SiteRead, StackExchangeConfig
 
 
@@ -99,15 +100,8 @@ def _row_groups(temp_dir: str, files: Iterable[str]):
 def write_part(out: str, part: int, docs: Iterable[Document]) -> list[dict]:
     """Write one part's documents, in the order given, as they come; its manifest entries."""
     with fileio.shard_stream(out, part) as stream:
-        batch, chars = [], 0
-        for doc in docs:
-            batch.append(doc)
-            chars += len(doc.text)
-            if len(batch) >= se.WRITE_BATCH or chars >= BATCH_CHARS:
-                stream.add(batch)
-                batch, chars = [], 0
-        if batch:
-            stream.add(batch)
+        for batch in batches(enumerate(docs), se.WRITE_BATCH, BATCH_CHARS):
+            stream.add(batch.docs)
         return stream.close()
 
 

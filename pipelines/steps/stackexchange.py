@@ -34,6 +34,7 @@ from lxml import etree
 from corpus.counters import Counters, Units
 from corpus.document import Document, content_digest, document_id
 from corpus.faults import Fault, report_fault
+from corpus.shards import TargetSink
 from corpus.stackexchange_dump import (ANSWER, QUESTION, SITE_NAME, NotADumpFile, Post, is_meta_site,
                                        site_of)
 from pipelines.steps import checks
@@ -495,25 +496,6 @@ def scratch_name(file_idx: int, bucket: int) -> str:
     return f"{file_idx:05d}-{bucket:05d}.parquet"
 
 
-class _Sink:
-    """The file object pyarrow writes a scratch file to: its bytes go on to a Target (write, commit,
-    discard; corpus/shards.py)."""
-
-    def __init__(self, target: Any):
-        self.target = target
-        self.closed = False
-
-    def write(self, data: bytes) -> int:
-        self.target.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-
 class ScratchWriter:
     """One site file's questions and answers written to its scratch buckets as they come.
 
@@ -566,7 +548,7 @@ class ScratchWriter:
             return
         if bucket not in self.files:
             target = self.open_target(scratch_name(self.file_idx, bucket))
-            self.files[bucket] = target, pq.ParquetWriter(_Sink(target), SCRATCH_SCHEMA,
+            self.files[bucket] = target, pq.ParquetWriter(TargetSink(target, digest=False), SCRATCH_SCHEMA,
                                                           compression=SCRATCH_COMPRESSION)
         table = pa.Table.from_arrays([pa.array(column, type=field.type)
                                       for column, field in zip(zip(*rows), SCRATCH_SCHEMA)], schema=SCRATCH_SCHEMA)
@@ -601,12 +583,11 @@ class ScratchWriter:
 def write_scratch(posts: Iterable[Post], scratch: ScratchWriter) -> Units:
     """Every question and answer into `scratch`; their raw size (one document each), which is what a
     site not kept drops as `site_not_selected` without reading its scratch files again."""
-    docs = lines = chars = 0
+    read = Units()
     for post in posts:
         scratch.add(post)
-        text = post.raw_text()
-        docs, lines, chars = docs + 1, lines + text.count("\n") + 1, chars + len(text)
-    return Units(docs, lines, chars)
+        read += Units.of(post.raw_text())
+    return read
 
 
 @dataclasses.dataclass(frozen=True)
