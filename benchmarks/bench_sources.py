@@ -229,7 +229,7 @@ def summary(name: str, r: dict) -> list[str]:
     if "reference" in r:
         lines.append(row(base_label, mb, r["full"]["records"], r["reference"], 1, base_rate))
     ratio = (mb / ours["cpu"]) / base_rate
-    per_mb = (ours["cpu"] - ourq["cpu"]) / (mb - mbq)
+    per_mb = (ours["cpu"] - ourq["cpu"]) / (mb - mbq) if mb > mbq else 0.0  # tiny inputs: one size for both
     fixed = ours["cpu"] - per_mb * mb
     verdict = "meets" if ratio >= 1.0 else "misses"
     if per_mb > 0:
@@ -237,7 +237,8 @@ def summary(name: str, r: dict) -> list[str]:
                     f"processes) plus {per_mb:.2f} s per MB, i.e. {1 / per_mb:.2f} MB per CPU-second once started "
                     f"({(1 / per_mb) / base_rate:.2f}× the baseline); ")
     else:
-        marginal = "The two sizes give no usable cost per MB (the quarter run took as long); "
+        marginal = ("The two sizes give no usable cost per MB (the quarter run took as long, or both inputs came "
+                    "out the same size); ")
     lines += ["",
               f"Result: per CPU-second llamapipe {name} does {mb / ours['cpu']:.2f} MB/s against the baseline's "
               f"{base_rate:.2f} MB/s (**{ratio:.2f}×**), so at {fmt_mb(mb)} MB it {verdict} the target of being at "
