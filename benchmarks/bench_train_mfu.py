@@ -1,7 +1,7 @@
 """Training throughput and MFU of the LLaMA trainer; writes BENCHMARKS.md on a GPU.
 
 On a GPU: the `1b` config (d 2048, 16 layers, 16 heads), sequence 2048, bf16, torch.compile,
-for xformers attention with and without document masking and for torch SDPA, in one run; each
+for xformers, flex_attention and SDPA attention, each with and without document masking, in one run; each
 variant runs 3K steps logged every K, and tokens/s and MFU are the mean of the last two
 intervals (the first holds compilation). MFU = tokens/s x (6N + 12·L·d·S) / peak bf16 FLOP/s,
 N the non-embedding parameters (../shared/GPU.md). Token shards: --tokens, or synthetic ones
@@ -112,7 +112,10 @@ def main() -> None:
         common = {"model": "1b", "seq_len": seq, "batch_tokens": seq * args.micro_batch, "micro_batch": args.micro_batch,
                   "compile": True, "dtype": "bf16", "init": "meta"}  # initialised on the GPU: seconds, not a minute
         variants = [("xformers, document mask", {**common, "attention": "xformers", "doc_mask": True}),
+                    ("flex, document mask", {**common, "attention": "flex", "doc_mask": True}),
+                    ("sdpa, document mask", {**common, "attention": "sdpa", "doc_mask": True}),
                     ("xformers, causal", {**common, "attention": "xformers", "doc_mask": False}),
+                    ("flex, causal", {**common, "attention": "flex", "doc_mask": False}),
                     ("sdpa, causal", {**common, "attention": "sdpa", "doc_mask": False})]
         interval = args.interval
     results = [run_variant(tokens, work, name, over, interval) for name, over in variants]

@@ -92,6 +92,52 @@ def test_xformers_agrees_with_sdpa_in_bf16(doc_mask):
         assert ((out - ref).norm() / ref.norm()).item() < 1e-2
 
 
+@pytest.mark.parametrize("doc_mask", [False, True])
+def test_flex_attention_forward_equals_sdpa_on_cpu(doc_mask):
+    """The flex backend's BlockMask gives SDPA's block-diagonal causal attention (forward: PyTorch has no
+    CPU backward for flex_attention; the GPU check trains with it)."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 160, 4, 16) for _ in range(3))  # 160: not a multiple of flex's 128 blocks
+    mask = AttentionMask(2, 160, ((17, 140), (64, 65)) if doc_mask else None)
+    ref = attend(q, k, v, prepare(mask, "sdpa", "cpu"), "sdpa")
+    out = attend(q, k, v, prepare(mask, "flex", "cpu"), "flex")
+    assert (out - ref).abs().max().item() < 1e-5
+
+
+def test_flex_model_logits_equal_sdpa_and_refuses_cpu_training():
+    from train.attention import check_backend_device
+
+    sdpa = _tiny()
+    flex = _tiny()
+    flex.load_state_dict(sdpa.state_dict())
+    for layer in flex.layers:
+        layer.attention.backend = "flex"
+    flex.backend = "flex"
+    tokens = torch.randint(0, 101, (2, 48))
+    mask = AttentionMask(2, 48, ((10,), (20, 30)))
+    with torch.no_grad():
+        assert (flex(tokens, mask) - sdpa(tokens, mask)).abs().max().item() < 1e-4
+    with pytest.raises(RuntimeError, match="flex trains only on CUDA"):
+        check_backend_device("flex", torch.device("cpu"))
+    check_backend_device("flex", torch.device("cpu"), training=False)
+    check_backend_device("sdpa", torch.device("cpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run on the GPU machine)")
+def test_flex_trains_on_gpu_like_sdpa():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 512, 8, 64, device="cuda", requires_grad=True) for _ in range(3))
+    mask = AttentionMask(2, 512, ((40, 300), (128,)))
+    grads = {}
+    for backend in ("sdpa", "flex"):
+        for t in (q, k, v):
+            t.grad = None
+        attend(q, k, v, prepare(mask, backend, "cuda"), backend).square().sum().backward()
+        grads[backend] = [t.grad.clone() for t in (q, k, v)]
+    for a, b in zip(grads["sdpa"], grads["flex"]):
+        assert ((a - b).norm() / a.norm()).item() < 1e-3
+
+
 def test_rmsnorm_and_rope_keep_dtype():
     model = _tiny()
     x = torch.randint(0, 101, (2, 16))

@@ -1,8 +1,10 @@
-"""Causal attention over packed documents: xformers memory-efficient attention or torch SDPA.
+"""Causal attention over packed documents: xformers memory-efficient attention, torch SDPA or torch
+flex_attention.
 
 With document masking, a token attends only to earlier tokens of its own document: xformers gets
-a `BlockDiagonalCausalMask` over the batch flattened to one row, SDPA a boolean (B, 1, S, S) mask.
-Without it, plain causal attention (`LowerTriangularMask` / `is_causal`).
+a `BlockDiagonalCausalMask` over the batch flattened to one row, SDPA a boolean (B, 1, S, S) mask,
+flex a `BlockMask` (blocks of 128 x 128 positions that are wholly masked are skipped; the mask is
+data, so new document lengths do not recompile). Without it, plain causal attention.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 
-BACKENDS = ("auto", "xformers", "sdpa")
+BACKENDS = ("auto", "xformers", "sdpa", "flex")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +68,38 @@ def resolve_backend(name: str) -> str:
     return name
 
 
+def check_backend_device(backend: str, device: torch.device, training: bool = True) -> None:
+    """Refuse what PyTorch cannot run: flex_attention has no backward pass on CPU."""
+    if backend == "flex" and training and device.type != "cuda":
+        raise RuntimeError(f"attention: flex trains only on CUDA (PyTorch has no flex_attention backward on "
+                           f"{device.type}); use attention: sdpa here")
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_flex():
+    """flex_attention compiled once per process (its fused kernel; eager flex is a slow reference)."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    return torch.compile(flex_attention, dynamic=False)
+
+
+def _flex_block_mask(mask: AttentionMask, device: Optional[torch.device]) -> Any:
+    """The BlockMask of causal attention within each row's documents (plain causal without starts)."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    if mask.starts is None:
+        def mask_mod(b, h, q, kv):
+            return q >= kv
+    else:
+        seg = mask.segment_ids(device)
+
+        def mask_mod(b, h, q, kv):
+            return (seg[b, q] == seg[b, kv]) & (q >= kv)
+    on_gpu = device is not None and torch.device(device).type == "cuda"
+    return create_block_mask(mask_mod, mask.batch, None, mask.seq_len, mask.seq_len, device=device or "cpu",
+                             _compile=on_gpu)
+
+
 def prepare(mask: AttentionMask, backend: str, device: Optional[torch.device]) -> Any:
     """What `attend` needs for this mask, built once per step and shared by every layer."""
     if backend == "xformers":
@@ -74,6 +108,8 @@ def prepare(mask: AttentionMask, backend: str, device: Optional[torch.device]) -
         if mask.starts is None:
             return LowerTriangularMask()
         return fmha.attn_bias.BlockDiagonalCausalMask.from_seqlens(mask.seqlens())
+    if backend == "flex":
+        return _flex_block_mask(mask, device)
     if mask.starts is None:
         return None
     seg = mask.segment_ids(device)
@@ -92,6 +128,12 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, prepared: Any, bac
         flat = [t.reshape(1, b * s, *t.shape[2:]) for t in (q, k, v)]
         return memory_efficient_attention(*flat, attn_bias=prepared).reshape(q.shape)
     qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+    if backend == "flex":
+        if q.is_cuda:
+            return _compiled_flex()(qt, kt, vt, block_mask=prepared).transpose(1, 2)
+        from torch.nn.attention.flex_attention import flex_attention
+
+        return flex_attention(qt, kt, vt, block_mask=prepared).transpose(1, 2)
     if prepared is None:
         out = F.scaled_dot_product_attention(qt, kt, vt, is_causal=True)
     else:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from corpus.integrity import IncompleteInput
 from tokenizer.shards import ShardError, check_token_folder
 from train import checkpoint
-from train.attention import AttentionMask, resolve_backend
+from train.attention import AttentionMask, check_backend_device, resolve_backend
 from train.build import build_model
 from train.config import ConfigError, TrainConfig
 from train.data import Batch, MixtureSampler
@@ -54,6 +54,7 @@ def train(cfg: TrainConfig) -> dict:
         split = split_batch(cfg, world)
         bf16 = cfg.dtype == "bf16" or (cfg.dtype == "auto" and device.type == "cuda")
         backend = resolve_backend(cfg.attention)
+        check_backend_device(backend, device)
         _check_tokens_folder(cfg, rank, world)
         sampler = MixtureSampler(cfg.tokens, cfg.seq_len, cfg.seed, cfg.eval_windows)
         cfg = resolve_max_steps(cfg, sampler.mixture)
