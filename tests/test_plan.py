@@ -55,10 +55,18 @@ def test_shapes_match_the_trainers_models():
         assert shape.non_embedding_params == count_parameters(model, non_embedding=True)
 
 
+def test_checkpointing_modes_are_the_trainers():
+    pytest.importorskip("torch")
+    from train.config import CHECKPOINTING
+
+    assert P.CHECKPOINTING == CHECKPOINTING
+
+
 def test_checkpointing_and_more_gpus_lower_memory_per_gpu():
     shape = P.model_shape("65.2B")
     mem = {c: P.memory_per_gpu(P.PlanConfig(shape, 1e12, 64, checkpointing=c))["total"] for c in P.CHECKPOINTING}
     assert mem["full"] < mem["selective"] < mem["none"]
+    assert mem["full"] < mem["matmul"] < mem["none"]
     few, many = (P.memory_per_gpu(P.PlanConfig(shape, 1e12, g))["total"] for g in (64, 2048))
     assert many < few
 

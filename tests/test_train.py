@@ -231,13 +231,14 @@ def test_schedule_and_weight_decay_groups(token_run):
 
 def test_activation_checkpointing_gives_the_same_losses(token_run, tmp_path):
     losses = {}
-    for mode in ("none", "full", "selective"):
+    for mode in ("none", "full", "selective", "matmul"):
         (tmp_path / mode).mkdir()
         cfg = _config(tmp_path / mode, token_run, max_steps=3, activation_checkpointing=mode)
         assert train_main.main(["--config", str(cfg)]) == 0
         losses[mode] = _losses(tmp_path / mode / "run")
     assert losses["full"] == pytest.approx(losses["none"], abs=1e-6)
     assert losses["selective"] == pytest.approx(losses["none"], abs=1e-6)
+    assert losses["matmul"] == pytest.approx(losses["none"], abs=1e-6)
 
 
 def test_compiled_blocks_match_eager(token_run, tmp_path):

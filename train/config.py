@@ -48,7 +48,7 @@ class TrainConfig:
     init: str = "auto"  # full | meta | auto (meta when sharded over ranks and over 2B parameters)
     doc_mask: bool = True
     compile: bool = False
-    activation_checkpointing: str = "none"
+    activation_checkpointing: str = "none"  # CHECKPOINTING
     dtype: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     device: str = "auto"
     checkpoint_every: int = 500  # also at the end and on SIGTERM; 0: never (benchmarks)
@@ -69,6 +69,9 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+# none; matmul: every block keeps its matmul and attention outputs and recomputes the element-wise rest;
+# selective: every other block recomputed whole; full: every block recomputed whole.
+CHECKPOINTING = ("none", "matmul", "selective", "full")
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 _TYPES = get_type_hints(TrainConfig)
 _POSITIVE = ("seq_len", "batch_tokens", "micro_batch", "log_every", "eval_every", "keep_checkpoints")
@@ -158,8 +161,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise ConfigError(f"config key {key!r} must be within [0, 1), got {getattr(cfg, key)}")
     if cfg.attention not in BACKENDS:
         raise ConfigError(f"config key 'attention' must be one of {', '.join(BACKENDS)}, got {cfg.attention!r}")
-    if cfg.activation_checkpointing not in ("none", "selective", "full"):
-        raise ConfigError(f"config key 'activation_checkpointing' must be none, selective or full, "
+    if cfg.activation_checkpointing not in CHECKPOINTING:
+        raise ConfigError(f"config key 'activation_checkpointing' must be one of {', '.join(CHECKPOINTING)}, "
                           f"got {cfg.activation_checkpointing!r}")
     if cfg.init not in ("auto", "full", "meta"):
         raise ConfigError(f"config key 'init' must be auto, full or meta, got {cfg.init!r}")

@@ -42,14 +42,38 @@ def distributed(cfg: TrainConfig) -> Iterator[tuple[int, int, torch.device]]:
             dist.destroy_process_group()
 
 
+def _saves(op) -> bool:
+    """Whether a block keeps this op's output for the backward pass: matrix products and attention (costly
+    to recompute), not the element-wise norms, RoPE, SiLU and products (cheap), as LLaMA's backward did."""
+    if op in _MATMULS:
+        return True
+    name = str(op)
+    return "attention" in name or "fmha" in name
+
+
+_MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default,
+            torch.ops.aten.linear.default}
+
+
+def save_matmuls_context():
+    """Checkpoint contexts for activation_checkpointing: matmul (torch's selective checkpointing policy)."""
+    from torch.utils.checkpoint import CheckpointPolicy, create_selective_checkpoint_contexts
+
+    def policy(ctx, op, *args, **kwargs):
+        return CheckpointPolicy.MUST_SAVE if _saves(op) else CheckpointPolicy.PREFER_RECOMPUTE
+
+    return create_selective_checkpoint_contexts(policy)
+
+
 def apply_parallelism(model: Transformer, cfg: TrainConfig, world: int, device: torch.device, bf16: bool) -> None:
     """Activation checkpointing, torch.compile per block, then FSDP2 when there is more than one rank."""
     if cfg.activation_checkpointing != "none":
         from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
 
+        extra = {"context_fn": save_matmuls_context} if cfg.activation_checkpointing == "matmul" else {}
         for i, block in enumerate(model.layers):
-            if cfg.activation_checkpointing == "full" or i % 2 == 0:
-                model.layers[i] = checkpoint_wrapper(block, preserve_rng_state=False)
+            if cfg.activation_checkpointing in ("full", "matmul") or i % 2 == 0:
+                model.layers[i] = checkpoint_wrapper(block, preserve_rng_state=False, **extra)
     if cfg.compile:
         for block in model.layers:
             block.compile()

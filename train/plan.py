@@ -22,7 +22,9 @@ GPUS: dict[str, tuple[float, float]] = {
     "l40s": (362.0, 48.0),
     "a10g": (125.0, 24.0),
 }
-CHECKPOINTING = ("none", "selective", "full")  # selective: every other block, as python -m train does
+# As python -m train (train/config.py CHECKPOINTING): matmul keeps each block's matmul and attention outputs;
+# selective recomputes every other block whole; full every block.
+CHECKPOINTING = ("none", "matmul", "selective", "full")
 # Bytes per parameter kept by FSDP with bf16 autocast: fp32 weights (4), fp32 gradients (4), AdamW's
 # two fp32 moments (8).
 STATE_BYTES = 16
@@ -30,6 +32,8 @@ STATE_BYTES = 16
 # the SwiGLU hidden size h: the two norms' inputs and outputs (4d), q, k, v and the rotated q, k (5d),
 # the attention output (d), the residual (d); w1 and w3 outputs, SiLU(w1) and the product (4h).
 ACT_D, ACT_H = 11, 4
+# What `matmul` checkpointing keeps of them: the wqkv, attention, wo and w2 outputs (6d) and w1, w3 outputs (2h).
+MATMUL_D, MATMUL_H = 6, 2
 SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 
@@ -131,11 +135,15 @@ def memory_per_gpu(cfg: PlanConfig) -> dict[str, float]:
     s, tokens = cfg.shape, cfg.seq_len * cfg.micro_batch
     full_block = (ACT_D * s.dim + ACT_H * s.ffn_hidden) * 2 * tokens  # bf16 activations of one block
     block_input = s.dim * 4 * tokens  # the fp32 residual entering a block (what checkpointing keeps)
-    kept = {"none": s.n_layers, "selective": s.n_layers - s.n_layers // 2, "full": 0}[cfg.checkpointing]
+    if cfg.checkpointing == "matmul":
+        activations = s.n_layers * ((MATMUL_D * s.dim + MATMUL_H * s.ffn_hidden) * 2 * tokens + block_input) + full_block
+    else:
+        kept = {"none": s.n_layers, "selective": s.n_layers - s.n_layers // 2, "full": 0}[cfg.checkpointing]
+        activations = kept * full_block + (s.n_layers - kept) * block_input + (full_block if kept < s.n_layers else 0)
     parts = {
         "sharded weights, gradients, AdamW": STATE_BYTES * s.params / cfg.gpus,
         "gathered block weights (bf16, with prefetch)": 2 * 2 * s.block_params,
-        "activations": kept * full_block + (s.n_layers - kept) * block_input + (full_block if kept < s.n_layers else 0),
+        "activations": activations,
         "logits and loss (fp32)": 2 * 4 * tokens * s.vocab_size,
     }
     parts["total"] = sum(parts.values())

@@ -35,7 +35,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--seq-len", type=int, default=2048)
     p.add_argument("--micro-batch", type=int, default=1, help="sequences per GPU per forward/backward")
     p.add_argument("--activation-checkpointing", default="none", choices=P.CHECKPOINTING,
-                   help="none | selective (every other block) | full, as python -m train")
+                   help="none | matmul (keep matmul and attention outputs) | selective (every other block) | full, as python -m train")
     p.add_argument("--json", action="store_true", help="print the estimate as JSON")
     p.set_defaults(func=run_plan)
 
