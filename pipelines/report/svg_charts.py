@@ -102,6 +102,37 @@ def log_histogram(edges: Sequence[float], counts: Sequence[int], title: str, x_l
     return _frame(title, body, x_label, "documents")
 
 
+def linear_histogram(edges: Sequence[float], counts: Sequence[int], title: str, x_label: str,
+                     markers: Sequence[tuple[float, str, str]] = (), color: str = PALETTE[0]) -> str:
+    """Histogram over linear bin `edges` (e.g. a probability in [0, 1]); `markers`: (value, label, colour)."""
+    if not counts:
+        return _frame(title, [f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle">no data</text>'], x_label, "documents")
+    lo, hi = edges[0], edges[-1]
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    top, step = nice_top(max(max(counts), 1), integer=True)
+
+    def x_of(v: float) -> float:
+        return _LEFT + plot_w * (v - lo) / (hi - lo)
+
+    body = _y_axis(top, step)
+    for left, right, c in zip(edges[:-1], edges[1:], counts):
+        h = plot_h * c / top
+        body.append(f'<rect x="{x_of(left):.1f}" y="{_H - _BOTTOM - h:.1f}" width="{max(x_of(right) - x_of(left) - 1, 0.5):.1f}" '
+                    f'height="{h:.1f}" fill="{color}"><title>{left:.3g}–{right:.3g}: {c:,}</title></rect>')
+    for i in range(5):
+        v = lo + (hi - lo) * i / 4
+        x = x_of(v)
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM + 4}" stroke="#333"/>')
+        body.append(f'<text x="{x:.1f}" y="{_H - _BOTTOM + 15}" text-anchor="middle">{v:.3g}</text>')
+    body.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM}" stroke="#333"/>')
+    for n, (value, label, mcolor) in enumerate(m for m in markers if m[0] is not None and lo <= m[0] <= hi):
+        x = x_of(value)
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{_H - _BOTTOM}" stroke="{mcolor}" '
+                    f'stroke-width="2" stroke-dasharray="5,3"/>')
+        body.append(f'<text x="{x + 4:.1f}" y="{_TOP + 10 + 15 * n}" fill="{mcolor}">{escape(label)} {value:g}</text>')
+    return _frame(title, body, x_label, "documents")
+
+
 def grouped_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str,
                  x_label: str, percent: bool = True) -> str:
     """Bars per category, one per series (name, values), with a legend."""

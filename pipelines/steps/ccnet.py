@@ -52,6 +52,9 @@ class CCNetConfig:
     dedup_shards: int = 64
     source: str = "cc"
     max_chars: int = DEFAULT_MAX_CHARS
+    quality_model: Optional[str] = None
+    quality_threshold: float = 0.25
+    quality_model_sha256: Optional[str] = None
 
     def __post_init__(self):
         if self.langs is not None:
@@ -61,16 +64,20 @@ class CCNetConfig:
         checks.at_least("--dedup-shards", self.dedup_shards, 1)
         checks.char_count("--max-chars", self.max_chars)
         checks.one_of("--line-dedup", self.line_dedup, MODES)
+        checks.fraction("--quality-threshold", self.quality_threshold)
 
     def cutoffs(self) -> Optional[dict[str, list[float]]]:
         """Fixed bucket cutoffs per language, or None for this run's own percentiles."""
         return None if self.bucket_cutoffs is None else {lang: list(v) for lang, v in self.bucket_cutoffs}
 
     def run_info(self) -> dict:
-        """The run section of `_stats.json`."""
-        return {"files": len(self.files), "langs": list(self.langs) if self.langs else None,
+        """The run section of `_stats.json` (the quality keys only when --quality-model is given)."""
+        info = {"files": len(self.files), "langs": list(self.langs) if self.langs else None,
                 "lid_threshold": self.lid_threshold, "min_length": self.min_length, "line_dedup": self.line_dedup,
                 "bucket_cutoffs": "auto" if self.bucket_cutoffs is None else "file", "max_chars": self.max_chars}
+        if self.quality_model is not None:
+            info.update(quality_model_sha256=self.quality_model_sha256, quality_threshold=self.quality_threshold)
+        return info
 
 
 def wet_documents(path: str, source: str, open_file: Callable[[str], BinaryIO] = open_local
@@ -244,12 +251,13 @@ class Perplexity:
 
 
 def recipe(cfg: CCNetConfig, lid, scorer, drops: dict[int, set[int]],
-           hashes: Optional[dict[int, np.ndarray]] = None) -> list[Step]:
-    """CCNet's chain: admission, line dedup, LID, language selection (with `langs`), perplexity.
+           hashes: Optional[dict[int, np.ndarray]] = None, quality=None) -> list[Step]:
+    """CCNet's chain: admission, line dedup, LID, language selection (with `langs`), perplexity, and with
+    a quality model the classifier (not_wiki_reference, after perplexity).
 
     `lid` has `predict(texts) -> [(lang, score)]`, `scorer` has `has(lang)` and
-    `perplexities(lang, texts)` (filters.lid, filters.perplexity); `hashes` from pass 1 save
-    hashing the lines again.
+    `perplexities(lang, texts)` (filters.lid, filters.perplexity), `quality` has `wiki_probs(texts)`
+    (filters.quality); `hashes` from pass 1 save hashing the lines again.
     """
     steps: list[Step] = [*admission(cfg), LineDedup(drops, hashes),
                          Filter("empty_after_dedup", lambda b: [bool(d.text.strip()) for d in b.docs]),
@@ -257,6 +265,10 @@ def recipe(cfg: CCNetConfig, lid, scorer, drops: dict[int, set[int]],
     if cfg.langs is not None:
         steps.append(Filter("lang_not_selected", lambda b: [d.lang in cfg.langs for d in b.docs]))
     steps.append(Perplexity(scorer))
+    if quality is not None:
+        from pipelines.steps.quality import WikiReference
+
+        steps.append(WikiReference(quality, cfg.quality_threshold))
     return steps
 
 
