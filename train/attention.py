@@ -26,6 +26,7 @@ class AttentionMask:
     batch: int
     seq_len: int
     starts: Optional[tuple[tuple[int, ...], ...]] = None
+    seg: Optional[torch.Tensor] = dataclasses.field(default=None, compare=False, repr=False)  # segment_ids, precomputed
 
     def seqlens(self) -> list[int]:
         """Document lengths over the rows laid end to end (a row boundary is a document boundary)."""
@@ -37,6 +38,8 @@ class AttentionMask:
 
     def segment_ids(self, device: Optional[torch.device] = None) -> torch.Tensor:
         """(B, S) document number of every position within its row."""
+        if self.seg is not None:
+            return self.seg.to(device, non_blocking=True)
         seg = torch.zeros(self.batch, self.seq_len, dtype=torch.int32)
         for b, row in enumerate(self.starts or ()):
             for pos in row:

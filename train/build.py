@@ -9,10 +9,14 @@ from train.config import ConfigError, TrainConfig
 from train.model import PRESETS, ModelArgs, Transformer
 
 
+SHAPE_KEYS = ("dim", "n_layers", "n_heads", "multiple_of", "norm_eps", "rope_theta")  # config keys reshaping the preset
+
+
 def model_args(cfg: TrainConfig, vocab_size: int) -> ModelArgs:
-    """The preset's shape with the config's dim / n_layers / n_heads (when set), seq_len and the vocabulary."""
+    """The preset's shape with the config's dim / n_layers / n_heads / multiple_of / norm_eps / rope_theta
+    (when set), seq_len and the vocabulary."""
     changes = {"vocab_size": vocab_size, "max_seq_len": cfg.seq_len}
-    for key in ("dim", "n_layers", "n_heads"):
+    for key in SHAPE_KEYS:
         if getattr(cfg, key) is not None:
             changes[key] = getattr(cfg, key)
     args = dataclasses.replace(PRESETS[cfg.model].args, **changes)

@@ -31,6 +31,9 @@ class TrainConfig:
     dim: Optional[int] = None
     n_layers: Optional[int] = None
     n_heads: Optional[int] = None
+    multiple_of: Optional[int] = None  # FFN width rounding; default: the named model's (import-hf sets these three)
+    norm_eps: Optional[float] = None  # RMSNorm epsilon; default: the named model's (1e-6)
+    rope_theta: Optional[float] = None  # RoPE base; default: the named model's (10000)
     seq_len: int = 2048
     batch_tokens: int = 4_194_304  # tokens per optimizer step, all ranks together (LLaMA: 4M)
     micro_batch: int = 1  # sequences per rank per forward/backward
@@ -60,6 +63,8 @@ class TrainConfig:
     tensorboard: bool = True
     peak_tflops: Optional[float] = None  # for MFU; default by GPU name (H100/H200 989)
     threads: Optional[int] = None  # torch CPU threads
+    prefetch: int = 2  # steps of batches built ahead by a background thread; 0: built in the loop
+    init_from: str = ""  # a checkpoint folder (llamapipe import-hf, or another run's) whose weights start this run at step 0
 
     @property
     def lr_value(self) -> float:
@@ -149,9 +154,13 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     for key in _POSITIVE:
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+    for key in ("multiple_of", "norm_eps", "rope_theta"):
+        if getattr(cfg, key) is not None and not getattr(cfg, key) > 0:
+            raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
     if cfg.lr is not None and not cfg.lr > 0:
         raise ConfigError(f"config key 'lr' must be positive, got {cfg.lr}")
-    for key in ("warmup_steps", "weight_decay", "grad_clip", "eval_windows", "eval_batches", "checkpoint_every", "max_steps"):
+    for key in ("warmup_steps", "weight_decay", "grad_clip", "eval_windows", "eval_batches", "checkpoint_every", "max_steps",
+                "prefetch"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
     if not 0 <= cfg.min_lr_ratio <= 1:

@@ -30,10 +30,12 @@ from corpus.integrity import IncompleteInput
 from tokenizer.shards import ShardError, check_token_folder
 from train import checkpoint
 from train.attention import AttentionMask, check_backend_device, resolve_backend
-from train.build import build_model
+from train.build import SHAPE_KEYS, build_model
 from train.config import ConfigError, TrainConfig
 from train.data import Batch, MixtureSampler
+from train.prefetch import Prefetcher, StepData
 from train.errors import Interrupted
+from train.init_from import load_initial_weights
 from train.model import Transformer, count_parameters, flops_per_token
 from train.parallel import apply_parallelism, distributed, mean_over_ranks
 from train.ranks import agreed
@@ -75,18 +77,23 @@ def train(cfg: TrainConfig) -> dict:
                       flush=True)
             throughput = _Throughput(flops_tok, _peak_flops(cfg, device), world)
             autocast = _autocast(bf16, world)
-            with _StopSignals() as signals:
+            prefetch = Prefetcher(sampler, split.sequences, split.per_rank, cfg.micro_batch, rank, cfg.doc_mask,
+                                  pin=device.type == "cuda", depth=cfg.prefetch)
+            consumed = (sampler.state_dict(), sampler.epochs())  # the sampler after the last step trained
+            with _StopSignals() as signals, contextlib.closing(prefetch):
                 while step < cfg.max_steps:
                     lr = lr_at(step, cfg)
                     for group in optimizer.param_groups:
                         group["lr"] = lr
-                    loss_sum, grad_norm = _train_step(model, optimizer, sampler, cfg, split, rank, device, autocast)
+                    data = prefetch.next()
+                    loss_sum, grad_norm = _train_step(model, optimizer, data, split, cfg.grad_clip, device, autocast)
+                    consumed = (data.sampler_state, data.epochs)
                     step += 1
                     throughput.add(cfg.batch_tokens)
                     stop_now = _agreed_stop(signals.signum, step, cfg, world, device)
                     if step % cfg.log_every == 0 or step == cfg.max_steps or stop_now:
                         last, text = _progress(step, lr, mean_over_ranks(loss_sum, world), grad_norm, throughput,
-                                               sampler, cfg, device)
+                                               consumed[1], prefetch, cfg, device)
                         logger.log(last, text)
                         throughput.restart()
                     if cfg.eval_windows and (step % cfg.eval_every == 0 or step == cfg.max_steps):
@@ -95,7 +102,7 @@ def train(cfg: TrainConfig) -> dict:
                                    + ", ".join(f"{s} {v:.2f}" for s, v in ppl.items()))
                     if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.max_steps or stop_now):
                         checkpoint.save(out_dir, step, model, optimizer,
-                                        {"step": step, "sampler": sampler.state_dict(), "config": cfg.to_dict()},
+                                        {"step": step, "sampler": consumed[0], "config": cfg.to_dict()},
                                         cfg.keep_checkpoints)
                     if stop_now and step < cfg.max_steps:
                         if rank == 0:
@@ -185,10 +192,14 @@ def _resume_from_checkpoint(cfg: TrainConfig, model: torch.nn.Module, optimizer:
                             sampler: MixtureSampler) -> int:
     """Load the newest intact checkpoint of out_dir (if any) into model, optimizer and sampler; its step."""
     def check(folder: Path, state: dict) -> None:
+        if "tokenizer" in state:  # made by import-hf: weights only
+            raise ConfigError(f"{folder} holds weights imported by llamapipe import-hf (no optimizer state); "
+                              f"start a run from it with init_from={folder} and another out_dir")
         _check_same_model(folder, state["config"], cfg)
 
     state = checkpoint.resume(Path(cfg.out_dir), model, optimizer, check)
     if state is None:
+        load_initial_weights(cfg, model, sampler.mixture)
         return 0
     try:
         sampler.load_state_dict(state["sampler"])
@@ -199,7 +210,7 @@ def _resume_from_checkpoint(cfg: TrainConfig, model: torch.nn.Module, optimizer:
 
 def _check_same_model(folder: Path, saved: dict, cfg: TrainConfig) -> None:
     """Refuse to resume a checkpoint of another model shape (DCP would fail with a shape error)."""
-    keys = ("model", "dim", "n_layers", "n_heads")
+    keys = ("model",) + SHAPE_KEYS
     if any(saved.get(k) != getattr(cfg, k) for k in keys):
         was = ", ".join(f"{k}={saved.get(k)}" for k in keys)
         now = ", ".join(f"{k}={getattr(cfg, k)}" for k in keys)
@@ -267,19 +278,16 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return peak * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sampler: MixtureSampler, cfg: TrainConfig,
-                split: BatchSplit, rank: int, device: torch.device,
-                autocast: Autocast) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimizer step on this rank's share of the step's sequences, gradients accumulated over
-    micro-batches and clipped; (this rank's mean loss, the global gradient norm)."""
-    draws = sampler.draw(split.sequences)[rank * split.per_rank:(rank + 1) * split.per_rank]
+def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: StepData, split: BatchSplit,
+                grad_clip: float, device: torch.device, autocast: Autocast) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on this rank's share of the step's sequences (built by the prefetcher), gradients
+    accumulated over micro-batches and clipped; (this rank's mean loss, the global gradient norm)."""
     loss_sum = torch.zeros((), device=device)
-    for m in range(split.micro_batches):
-        batch = sampler.batch(draws[m * cfg.micro_batch:(m + 1) * cfg.micro_batch])
-        loss = _summed_loss(model, batch, cfg, device, autocast) / (split.per_rank * cfg.seq_len)
+    for batch, mask in zip(data.micro, data.masks):
+        loss = _summed_loss(model, batch, mask, device, autocast) / (split.per_rank * batch.inputs.shape[1])
         loss.backward()
         loss_sum += loss.detach()
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     if hasattr(grad_norm, "full_tensor"):
         grad_norm = grad_norm.full_tensor()
     optimizer.step()
@@ -287,11 +295,9 @@ def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sample
     return loss_sum, grad_norm
 
 
-def _summed_loss(model: torch.nn.Module, batch: Batch, cfg: TrainConfig, device: torch.device,
+def _summed_loss(model: torch.nn.Module, batch: Batch, mask: AttentionMask, device: torch.device,
                  autocast: Autocast) -> torch.Tensor:
     """Cross-entropy of the batch's next-token predictions, summed over its tokens (in fp32)."""
-    b, s = batch.inputs.shape
-    mask = AttentionMask(b, s, batch.starts if cfg.doc_mask else None)
     with autocast():
         logits = model(batch.inputs.to(device, non_blocking=True), mask)
     return F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.to(device).flatten(), reduction="sum")
@@ -332,13 +338,17 @@ class _Throughput:
 
 
 def _progress(step: int, lr: float, loss: float, grad_norm: torch.Tensor, throughput: _Throughput,
-              sampler: MixtureSampler, cfg: TrainConfig, device: torch.device) -> tuple[dict, str]:
-    """The log record of this step and its line for the terminal."""
+              epochs: dict[str, float], prefetch: Prefetcher, cfg: TrainConfig, device: torch.device) -> tuple[dict, str]:
+    """The log record of this step and its line for the terminal. data_wait_s is the time the loop
+    waited for batches since the last log line, data_build_s what building them took (in the
+    prefetch thread, overlapped with compute, unless prefetch is 0)."""
     tps, mfu = throughput.measure()
     record = {"step": step, "loss": round(loss, 6), "lr": lr, "grad_norm": round(float(grad_norm), 6),
               "tokens_per_s": round(tps, 1), "memory_gb": round(_memory_gb(device), 3),
               "tokens_seen": step * cfg.batch_tokens,
-              "epochs": {s: round(e, 4) for s, e in sampler.epochs().items()}}
+              "data_wait_s": round(prefetch.wait_s, 4), "data_build_s": round(prefetch.build_s, 4),
+              "epochs": {s: round(e, 4) for s, e in epochs.items()}}
+    prefetch.wait_s = prefetch.build_s = 0.0
     if mfu is not None:
         record["mfu"] = round(mfu, 4)
     text = (f"step {step:>6} | loss {loss:.4f} | lr {lr:.2e} | {tps:,.0f} tok/s"
@@ -364,7 +374,9 @@ def evaluate(model: torch.nn.Module, sampler: MixtureSampler, cfg: TrainConfig, 
     for source in sampler.names:
         total = torch.zeros(2, dtype=torch.float64, device=device)
         for batch in sampler.eval_batches(source, cfg.micro_batch, cfg.eval_batches):
-            loss = _summed_loss(model, batch, cfg, device, autocast)
+            b, s = batch.inputs.shape
+            loss = _summed_loss(model, batch, AttentionMask(b, s, batch.starts if cfg.doc_mask else None), device,
+                                autocast)
             tokens = torch.tensor(batch.targets.numel(), dtype=torch.float64, device=device)
             total += torch.stack([loss.double(), tokens])
         if total[1] > 0:

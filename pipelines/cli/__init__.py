@@ -10,8 +10,8 @@ import logging
 import sys
 from typing import Optional
 
-from pipelines.cli import (arxiv, books, c4, ccnet, dedup, github, lm_train, plan, quality, stackexchange, stats,
-                           tokenize, tokenizer_train, wikipedia)
+from pipelines.cli import (arxiv, books, c4, ccnet, dedup, github, hf, lm_train, plan, quality, stackexchange,
+                           stats, tokenize, tokenizer_train, wikipedia)
 from pipelines.cli.common import EXIT_BAD_INPUT, CLIError, user_error_types
 from pipelines.cli.quiet_logs import drop_known_noise
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="Beam and pipeline logs at INFO")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (ccnet, c4, wikipedia, stackexchange, arxiv, github, books, dedup, quality, lm_train,
-                    tokenizer_train, tokenize, stats, plan):
+                    tokenizer_train, tokenize, stats, plan, hf):
         command.add_parsers(sub)
     sub.add_parser("train", add_help=False, help="train a LLaMA model on token shards (= python -m train; "
                                                   "llamapipe train --help)")
