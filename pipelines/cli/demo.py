@@ -1,9 +1,14 @@
-"""`make demo`: on the bundled sample, ccnet and the dump sources -> tokenizer-train -> tokenize -> stats
-(HTML reports) -> a tiny LLaMA trained for a few hundred steps on CPU, and a sample of its text.
+"""`make demo`: all seven sources of LLaMA's Table 1 -> tokenizer-train -> tokenize under the LLaMA
+mixture -> stats (HTML reports) -> a tiny LLaMA trained for a few hundred steps on CPU, and a sample of
+its text.
 
-The perplexity models are trained first from the bundled reference text. The sources are the
-CommonCrawl sample and the test fixtures of the dump sources (Wikipedia, ...); the LLaMA mixture is
-renormalised over the sources still missing.
+The perplexity models are trained first from the bundled reference text. CommonCrawl is the bundled
+WET sample through `llamapipe ccnet`, and C4 is the same sample through C4's own rules (`llamapipe c4
+--from-wet`), as C4 itself was made from CommonCrawl. The other five sources get inputs in their real
+download formats (a Wikipedia multistream dump with its index, Stack Exchange site archives, arXiv
+source tars, a GitHub BigQuery export, Gutenberg books), generated once into WORKDIR/inputs from the
+bundled real prose by the benchmarks' generators, sized so that no source has to be read for more
+epochs than the mixture allows.
 """
 from __future__ import annotations
 
@@ -18,13 +23,46 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "data" / "sample" / "wet"
 REFERENCE = ROOT / "tests" / "data" / "reference"
 DEMO_LANGS = ("de", "en", "fr")
-# The dump sources on their test fixtures: (command and mixture key, its --input flags).
-FIXTURES = ROOT / "tests" / "data"
-DUMP_SOURCES = [
-    ("wikipedia", ["--input", str(FIXTURES / "wikipedia" / "*-multistream.xml.bz2")]),
-    ("stackexchange", ["--input", str(FIXTURES / "stackexchange" / "7z" / "*.7z")]),
-    ("arxiv", ["--input", str(FIXTURES / "arxiv" / "arXiv_src_*.tar")]),
+# Inputs of the other sources: (command and mixture key, generator module in benchmarks/, its function,
+# MB of text). Sizes: the sample's CommonCrawl text allows a budget of ~1.8M tokens; each source needs
+# proportion / epochs of it (e.g. wikipedia 0.045 / 2.45), with room for what cleaning removes.
+GENERATED = [
+    ("wikipedia", "bench_source_inputs", "make_wikipedia", 0.3),
+    ("stackexchange", "bench_source_inputs", "make_stackexchange", 0.3),
+    ("arxiv", "bench_source_inputs", "make_arxiv", 0.35),
+    ("github", "bench_github_parts", "make", 0.8),
+    ("books", "bench_books_parts", "make", 0.3),
 ]
+
+
+def generated_inputs(work: Path) -> dict[str, list[str]]:
+    """Each generated source's input files, made once into WORK/inputs/<source> (kept for reruns)."""
+    import importlib
+    import json
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    files = {}
+    for name, module, function, mb in GENERATED:
+        folder = work / "inputs" / name
+        listing = folder / "inputs.json"
+        if not listing.exists():
+            print(f"demo: generating {mb:g} MB of {name} input in its download format into {folder}", flush=True)
+            made = getattr(importlib.import_module(module), function)(folder, mb)
+            listing.write_text(json.dumps([str(Path(f).relative_to(folder)) for f in made["files"]]))
+        files[name] = [str(folder / f) for f in json.loads(listing.read_text())]
+    return files
+
+
+def print_shares(tokens: Path) -> None:
+    """The mixture the token shards realise, next to the configured one."""
+    import json
+
+    mixture = json.loads((tokens / "mixture.json").read_text())
+    print(f"\ndemo: the LLaMA mixture as tokenized ({mixture['total_tokens']:,} tokens):")
+    print(f"  {'source':<14}{'configured':>11}{'realised':>10}{'epochs':>8}{'tokens':>11}")
+    for name, src in mixture["sources"].items():
+        print(f"  {name:<14}{src['proportion']:>11.3f}{src['realised_share']:>10.3f}{src['epochs_used']:>8.2f}"
+              f"{src['tokens']:>11,}")
 
 
 def ensure_models(models: Path) -> None:
@@ -69,15 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.workdir)
     models = work / "models"
     ensure_models(models)
-    corpora = {"cc": work / "ccnet", **{name: work / name for name, _ in DUMP_SOURCES}}
+    inputs = generated_inputs(work)
+    corpora = {"cc": work / "ccnet", "c4": work / "c4", **{name: work / name for name in inputs}}
     corpus_args = [a for name, folder in corpora.items() for a in ("--corpus", f"{name}={folder}")]
     steps = [
         ["ccnet", "--input", str(SAMPLE / "*.warc.wet.gz"), "--output", str(work / "ccnet"),
          "--models", str(models), "--overwrite", *beam_args],
-        *([name, *inputs, "--output", str(work / name), "--overwrite", *beam_args] for name, inputs in DUMP_SOURCES),
-        ["tokenizer-train", *corpus_args, "--renormalize", "--vocab-size", "4000",
+        ["c4", "--from-wet", "--input", str(SAMPLE / "*.warc.wet.gz"), "--output", str(work / "c4"), "--overwrite",
+         *beam_args],
+        *([name, *(a for f in files for a in ("--input", f)), "--output", str(work / name), "--overwrite", *beam_args]
+          for name, files in inputs.items()),
+        ["tokenizer-train", *corpus_args, "--vocab-size", "4000",
          "--sample-docs", "700", "--out", str(work / "tokenizer" / "tok.model"), *beam_args],
-        ["tokenize", *corpus_args, "--renormalize", "--tokenizer",
+        ["tokenize", *corpus_args, "--tokenizer",
          str(work / "tokenizer" / "tok.model"), "--out", str(work / "tokens"), "--overwrite", *beam_args],
         ["stats", *map(str, corpora.values()), "--html", str(work / "corpus-report.html")],
         ["stats", str(work / "tokens"), "--html", str(work / "tokens-report.html")],
@@ -87,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         rc = cli.main(step)
         if rc:
             return rc
+        if step[0] == "tokenize":
+            print_shares(work / "tokens")
     rc = train_tiny(work)
     if rc:
         return rc
