@@ -306,3 +306,9 @@ def test_eval_runs_lm_eval_offline_on_local_tasks(run, capsys):
     assert abs(ours - logged) < 1e-4
     assert cli.main(["eval", "--checkpoint", str(run), "--tasks", "no_such_task", "--include-path", str(tasks)]) == 2
     assert "no_such_task not found in" in capsys.readouterr().err
+    report = run.parent / "report.html"
+    assert cli.main(["stats", str(run), "--html", str(report)]) == 0
+    printed, html = capsys.readouterr().out, report.read_text()
+    acc = f"{result['results']['piqa_local']['acc,none']:.4f}"
+    assert "eval piqa_local acc (step 40)" in printed and acc in printed
+    assert "Evaluation (llamapipe eval)" in html and "pages_local" in html and acc in html

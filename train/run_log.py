@@ -108,4 +108,22 @@ def summarise_run(path: str | Path) -> dict:
         "median_tokens_per_s": statistics.median(rates) if rates else None,
         "median_mfu": statistics.median(mfus) if mfus else None,
         "checkpoints": checkpoints,
+        "benchmarks": benchmark_results(folder),
     }
+
+
+def benchmark_results(folder: Path) -> list[dict]:
+    """`llamapipe eval` results of the run (RUN/eval/step-N.json): one row per step, task and metric."""
+    rows = []
+    for path in sorted((folder / "eval").glob("step-*.json")):
+        try:
+            doc = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise ValueError(f"{path}: not JSON (an eval result file)") from None
+        for task, metrics in sorted(doc.get("results", {}).items()):
+            for key, value in sorted(metrics.items()):
+                name, _, _filter = key.partition(",")
+                if isinstance(value, (int, float)) and not name.endswith("_stderr") and name != "alias":
+                    rows.append({"step": doc.get("step"), "task": task, "metric": name, "value": value,
+                                 "fewshot": doc.get("num_fewshot"), "limit": doc.get("limit")})
+    return rows

@@ -204,6 +204,8 @@ def _print_run(s: dict, console: Console) -> None:
     for source, epochs in last.get("epochs", {}).items():
         t.add_row(f"epochs of {source}", f"{epochs:.3f}")
     t.add_row("checkpoints", ", ".join(s["checkpoints"]) or "none")
+    for r in s.get("benchmarks", []):
+        t.add_row(f"eval {r['task']} {r['metric']} (step {r['step']:,})", f"{r['value']:.4f}")
     console.print(t)
 
 
@@ -337,6 +339,12 @@ def _run_html(s: dict) -> list[str]:
     if s["median_mfu"] is not None:
         charts.append(svg_charts.line_chart([("MFU", steps, s["mfu"])], "model FLOPs utilisation", "step", "MFU"))
     parts.append('<div class="charts">' + "".join(charts) + "</div>")
+    if s.get("benchmarks"):
+        parts.append("<h2>Evaluation (llamapipe eval)</h2>")
+        parts.append(_table(["step", "task", "metric", "value", "few-shot", "limit"],
+                            [[r["step"], r["task"], r["metric"], f"{r['value']:.4f}",
+                              "default" if r["fewshot"] is None else r["fewshot"],
+                              "all" if r["limit"] is None else r["limit"]] for r in s["benchmarks"]]))
     parts.append("<h2>Configuration</h2>")
     parts.append(_table(["key", "value"], [[k, json.dumps(v)] for k, v in sorted(cfg.items())]))
     return parts
