@@ -65,51 +65,24 @@ def _y_axis(top_value: float, step: float, percent: bool = False) -> list[str]:
 def log_histogram(edges: Sequence[float], counts: Sequence[int], title: str, x_label: str,
                   markers: Sequence[tuple[float, str, str]] = (), color: str = PALETTE[0]) -> str:
     """Histogram whose bin `edges` are log10 values; `markers`: (value, label, colour) lines."""
-    if not counts:
-        return _frame(title, [f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle">no data</text>'], x_label, "documents")
-    lo, hi = edges[0], edges[-1]
-    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-    top, step = nice_top(max(max(counts), 1), integer=True)
-
-    def x_of(v: float) -> float:
-        return _LEFT + plot_w * (v - lo) / (hi - lo)
-
-    body = _y_axis(top, step)
-    for left, right, c in zip(edges[:-1], edges[1:], counts):
-        h = plot_h * c / top
-        body.append(f'<rect x="{x_of(left):.1f}" y="{_H - _BOTTOM - h:.1f}" width="{max(x_of(right) - x_of(left) - 1, 0.5):.1f}" '
-                    f'height="{h:.1f}" fill="{color}"><title>{_fmt(10 ** left)}–{_fmt(10 ** right)}: {c:,}</title></rect>')
-    for p in range(int(lo) - 1, int(hi) + 2):
-        for m in (1, 2, 5):
-            v = p + math.log10(m)
-            if lo <= v <= hi:
-                x = x_of(v)
-                body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM + 4}" stroke="#333"/>')
-                body.append(f'<text x="{x:.1f}" y="{_H - _BOTTOM + 15}" text-anchor="middle">{_fmt(10 ** v)}</text>')
-    body.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM}" stroke="#333"/>')
-    legend = 0
-    for value, label, mcolor in markers:
-        if value and value > 0 and lo <= math.log10(value) <= hi:
-            x = x_of(math.log10(value))
-            body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{_H - _BOTTOM}" stroke="{mcolor}" '
-                        f'stroke-width="2" stroke-dasharray="5,3"/>')
-            y = _TOP + 2 + 15 * legend
-            body.append(f'<rect x="{_LEFT + 4}" y="{y}" width="92" height="13" fill="#fff" opacity="0.85"/>')
-            body.append(f'<line x1="{_LEFT + 6}" x2="{_LEFT + 20}" y1="{y + 7}" y2="{y + 7}" stroke="{mcolor}" '
-                        f'stroke-width="2" stroke-dasharray="5,3"/>')
-            body.append(f'<text x="{_LEFT + 24}" y="{y + 10}" fill="{mcolor}">{escape(label)} {_fmt(value)}</text>')
-            legend += 1
-    return _frame(title, body, x_label, "documents")
+    return _histogram(edges, counts, title, x_label, markers, color, log=True)
 
 
 def linear_histogram(edges: Sequence[float], counts: Sequence[int], title: str, x_label: str,
                      markers: Sequence[tuple[float, str, str]] = (), color: str = PALETTE[0]) -> str:
     """Histogram over linear bin `edges` (e.g. a probability in [0, 1]); `markers`: (value, label, colour)."""
+    return _histogram(edges, counts, title, x_label, markers, color, log=False)
+
+
+def _histogram(edges: Sequence[float], counts: Sequence[int], title: str, x_label: str,
+               markers: Sequence[tuple[float, str, str]], color: str, log: bool) -> str:
+    """Bars over `edges` (log10 values when `log`), x ticks, and dashed marker lines with a legend."""
     if not counts:
         return _frame(title, [f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle">no data</text>'], x_label, "documents")
     lo, hi = edges[0], edges[-1]
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
     top, step = nice_top(max(max(counts), 1), integer=True)
+    shown = (lambda v: _fmt(10 ** v)) if log else (lambda v: f"{v:.3g}")
 
     def x_of(v: float) -> float:
         return _LEFT + plot_w * (v - lo) / (hi - lo)
@@ -118,18 +91,32 @@ def linear_histogram(edges: Sequence[float], counts: Sequence[int], title: str, 
     for left, right, c in zip(edges[:-1], edges[1:], counts):
         h = plot_h * c / top
         body.append(f'<rect x="{x_of(left):.1f}" y="{_H - _BOTTOM - h:.1f}" width="{max(x_of(right) - x_of(left) - 1, 0.5):.1f}" '
-                    f'height="{h:.1f}" fill="{color}"><title>{left:.3g}–{right:.3g}: {c:,}</title></rect>')
-    for i in range(5):
-        v = lo + (hi - lo) * i / 4
+                    f'height="{h:.1f}" fill="{color}"><title>{shown(left)}–{shown(right)}: {c:,}</title></rect>')
+    if log:
+        ticks = [p + math.log10(m) for p in range(int(lo) - 1, int(hi) + 2) for m in (1, 2, 5)]
+    else:
+        ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
+    for v in (t for t in ticks if lo <= t <= hi):
         x = x_of(v)
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM + 4}" stroke="#333"/>')
-        body.append(f'<text x="{x:.1f}" y="{_H - _BOTTOM + 15}" text-anchor="middle">{v:.3g}</text>')
+        body.append(f'<text x="{x:.1f}" y="{_H - _BOTTOM + 15}" text-anchor="middle">{shown(v)}</text>')
     body.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{_H - _BOTTOM}" y2="{_H - _BOTTOM}" stroke="#333"/>')
-    for n, (value, label, mcolor) in enumerate(m for m in markers if m[0] is not None and lo <= m[0] <= hi):
-        x = x_of(value)
+    legend = 0
+    for value, label, mcolor in markers:
+        if value is None or (log and not value > 0):
+            continue
+        v = math.log10(value) if log else value
+        if not lo <= v <= hi:
+            continue
+        x = x_of(v)
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{_H - _BOTTOM}" stroke="{mcolor}" '
                     f'stroke-width="2" stroke-dasharray="5,3"/>')
-        body.append(f'<text x="{x + 4:.1f}" y="{_TOP + 10 + 15 * n}" fill="{mcolor}">{escape(label)} {value:g}</text>')
+        y = _TOP + 2 + 15 * legend
+        body.append(f'<rect x="{_LEFT + 4}" y="{y}" width="92" height="13" fill="#fff" opacity="0.85"/>')
+        body.append(f'<line x1="{_LEFT + 6}" x2="{_LEFT + 20}" y1="{y + 7}" y2="{y + 7}" stroke="{mcolor}" '
+                    f'stroke-width="2" stroke-dasharray="5,3"/>')
+        body.append(f'<text x="{_LEFT + 24}" y="{y + 10}" fill="{mcolor}">{escape(label)} {_fmt(value) if log else f"{value:g}"}</text>')
+        legend += 1
     return _frame(title, body, x_label, "documents")
 
 
