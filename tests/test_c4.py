@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import json
 import zlib
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from corpus.c4_input import read_c4_json, read_c4_wet
@@ -18,38 +16,10 @@ from corpus.counters import check_accounting
 from corpus.document import document_id
 from corpus.faults import Fault
 from corpus.readers import open_local
-from pipelines import cli
 from pipelines.steps import c4, checks
 
-DATA = Path(__file__).parent / "data" / "c4"
-JSON = DATA / "c4-train.00000-of-01024.json.gz"
-WET = DATA / "CC-MAIN-c4-test.warc.wet.gz"
-TEST_BADWORDS = DATA / "badwords_test.txt"
-
-
-def _maker():
-    spec = importlib.util.spec_from_file_location("make_c4", Path(__file__).parent / "data" / "make_c4.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MAKE = _maker()
-
-
-def _rows(out: Path) -> list[dict]:
-    return [r for f in sorted(out.rglob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]
-
-
-def _stats(out: Path) -> dict:
-    return json.loads((out / "_stats.json").read_text())
-
-
-def _c4(out: Path, inputs, *flags: str) -> int:
-    args = ["c4", "--output", str(out)]
-    for i in inputs:
-        args += ["--input", str(i)]
-    return cli.main(args + list(flags))
+from tests.c4_helpers import DATA, JSON, MAKE, TEST_BADWORDS, WET
+from tests.c4_helpers import rows as _rows, run_c4 as _c4, stats as _stats
 
 
 def _members(path: Path) -> list[bytes]:

@@ -4,47 +4,18 @@ for any worker count and file order, and the paper's values."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import zlib
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from corpus.counters import check_accounting
 from corpus.document import document_id
-from pipelines import cli
 from pipelines.steps import c4
 
-DATA = Path(__file__).parent / "data" / "c4"
-WET = DATA / "CC-MAIN-c4-test.warc.wet.gz"
-TEST_BADWORDS = DATA / "badwords_test.txt"
-
-
-def _maker():
-    spec = importlib.util.spec_from_file_location("make_c4", Path(__file__).parent / "data" / "make_c4.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MAKE = _maker()
-
-
-def _rows(out: Path) -> list[dict]:
-    return [r for f in sorted(out.rglob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]
-
-
-def _stats(out: Path) -> dict:
-    return json.loads((out / "_stats.json").read_text())
-
-
-def _c4(out: Path, inputs, *flags: str) -> int:
-    args = ["c4", "--output", str(out)]
-    for i in inputs:
-        args += ["--input", str(i)]
-    return cli.main(args + list(flags))
+from tests.c4_helpers import MAKE, TEST_BADWORDS, WET
+from tests.c4_helpers import rows as _rows, run_c4 as _c4, stats as _stats
 
 
 def _member_bytes(path: Path) -> list[bytes]:
