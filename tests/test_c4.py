@@ -47,15 +47,17 @@ def test_fixture_script_writes_the_committed_files(tmp_path):
 # --- import mode ---
 
 def test_import_keeps_url_timestamp_and_text_byte_for_byte(tmp_path):
-    valid = tmp_path / "c4-validation.00000-of-00008.json.gz"
+    # both files in one folder, so their sorted order (the part numbers) is train, then validation
+    train, valid = tmp_path / JSON.name, tmp_path / "c4-validation.00000-of-00008.json.gz"
+    train.write_bytes(JSON.read_bytes())
     lines = gzip.decompress(JSON.read_bytes()).decode("utf-8").splitlines()
     valid.write_bytes(gzip.compress(("\n".join(lines[::-1]) + "\n").encode("utf-8")))
-    assert _c4(tmp_path / "out", [JSON, valid], "--workers", "1") == 0
+    assert _c4(tmp_path / "out", [valid, train], "--workers", "1") == 0
     rows = _rows(tmp_path / "out")
     raw = [json.loads(line) for line in lines]
     assert [(r["url"], r["date"], r["text"]) for r in rows] == [(x["url"], x["timestamp"], x["text"])
-                                                                for x in raw[::-1] + raw]
-    assert [json.loads(r["meta"])["split"] for r in rows] == ["validation"] * 3 + ["train"] * 3
+                                                                for x in raw + raw[::-1]]
+    assert [json.loads(r["meta"])["split"] for r in rows] == ["train"] * 3 + ["validation"] * 3
     for r in rows:
         digest = hashlib.sha1(r["text"].encode("utf-8")).hexdigest()
         assert r["id"] == document_id("c4", r["url"], digest)
