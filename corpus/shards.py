@@ -92,6 +92,22 @@ def local_temp_path(path: str) -> str:
     return os.path.join(folder, f".{name}.tmp-{os.getpid()}")
 
 
+def replace_local_folder(tmp: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Move the finished folder `tmp` to `out`; an existing `out` (which the caller checked may go) is moved
+    aside first and removed only once the new one is in place."""
+    import shutil
+
+    tmp, out = os.fspath(tmp), os.fspath(out)
+    if not os.path.exists(out):
+        os.replace(tmp, out)
+        return
+    folder, name = os.path.split(os.path.abspath(out))
+    old = os.path.join(folder, f".{name}.old-{os.getpid()}")
+    os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old)
+
+
 def write_local_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write a local file through a hidden temporary sibling and a rename: never seen half-written."""
     path = os.fspath(path)

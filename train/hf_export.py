@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from corpus.shards import replace_local_folder
 from tokenizer.hf_tokenizer import build_tokenizer_json, tokenizer_config
 from train import checkpoint
 from train.build import build_model
@@ -140,21 +141,12 @@ def export(cfg: ExportConfig) -> Path:
         _write_json(tmp / MARKER, {"checkpoint": str(folder.absolute()), "step": state["step"], "dtype": cfg.dtype,
                                    "tokenizer": {"path": str(tok_path), "sha256": sha256_file(tok_path)},
                                    "weights": files})
-        _replace(tmp, out, cfg.overwrite)
+        check_replaceable(out, cfg.overwrite)  # again: the folder may have changed while the export ran
+        replace_local_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
 
 
-def _replace(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Move the finished folder into place; a previous export (checked again here) is removed."""
-    check_replaceable(out, overwrite)
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, out)
 

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 import torch
 
+from corpus.shards import replace_local_folder
 from train.config import TrainConfig
 from train.hf_layout import from_hf_tensors, from_meta_tensors, multiple_of_for
 from train.hf_options import ImportConfig, ImportRefused
@@ -285,13 +286,7 @@ def import_model(cfg: ImportConfig, say: Callable[[str], None] = lambda _: None)
         (tmp / MARKER).write_text(json.dumps({"model": str(Path(cfg.model).absolute()), "layout": imported.layout,
                                               "tokenizer_sha256": sha}, indent=1) + "\n")
         check_replaceable(out, cfg.overwrite)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
+        replace_local_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
