@@ -7,7 +7,6 @@ $LLAMAPIPE_CACHE/fasttext-0.9.3/bin/fasttext, so a second setup is a no-op.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from filters.kenlm_build import cache_dir
+from filters.sdist import fetch_sdist
 
 FASTTEXT_VERSION = "0.9.3"
 CXX_FLAGS = ["-O3", "-funroll-loops", "-std=c++17", "-pthread"]
@@ -54,13 +54,7 @@ def build() -> Path:
     if cxx is None:
         sys.exit("building the fastText CLI needs g++ (apt-get install g++)")
     with tempfile.TemporaryDirectory(prefix="fasttext-build-") as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary",
-                        ":all:", f"fasttext=={FASTTEXT_VERSION}", "-d", tmp], check=True)
-        sdist = glob.glob(os.path.join(tmp, "fasttext-*.tar.gz"))
-        if not sdist:
-            sys.exit(f"pip download of fasttext=={FASTTEXT_VERSION} gave no source archive in {tmp}")
-        shutil.unpack_archive(sdist[0], tmp)
-        src = Path(tmp) / f"fasttext-{FASTTEXT_VERSION}"
+        src = fetch_sdist("fasttext", FASTTEXT_VERSION, tmp)
         sources = sorted(str(p) for p in (src / "src").glob("*.cc"))
         out = Path(tmp) / "fasttext"
         cmd = [cxx, *CXX_FLAGS, *sources, "-o", str(out)]

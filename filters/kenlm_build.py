@@ -8,13 +8,13 @@ exact command is printed.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from filters.sdist import fetch_sdist
 
 KENLM_VERSION = "0.3.0"
 BINARIES = ("lmplz", "build_binary")
@@ -88,13 +88,7 @@ def build(jobs: int = 2) -> Path:
         return target
     ensure_build_deps()
     with tempfile.TemporaryDirectory(prefix="kenlm-build-") as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary",
-                        "kenlm", f"kenlm=={KENLM_VERSION}", "-d", tmp], check=True)
-        sdist = glob.glob(os.path.join(tmp, "kenlm-*.tar.gz"))
-        if not sdist:
-            sys.exit(f"pip download of kenlm=={KENLM_VERSION} gave no source archive in {tmp}")
-        shutil.unpack_archive(sdist[0], tmp)
-        src = Path(tmp) / f"kenlm-{KENLM_VERSION}"
+        src = fetch_sdist("kenlm", KENLM_VERSION, tmp)
         build_dir = src / "build"
         build_dir.mkdir()
         print(f"building KenLM {KENLM_VERSION} lmplz/build_binary (about a minute)...", flush=True)
