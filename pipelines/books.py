@@ -1,6 +1,6 @@
-"""`llamapipe books`' graph and what the launcher reads before it: the single-pass source graph
-(pipelines/source.py) over one unit per book file (byte ranges of a large JSONL file), with the
-catalog's faults added to the run's counters.
+"""What `llamapipe books` reads in the launcher before its graph, and its units: the graph is the
+single-pass source graph (pipelines/source.py, the catalog's faults passed as its `extra` counters) over
+one unit per book file (byte ranges of a large JSONL file).
 
 The RDF catalog is streamed once by the launcher (corpus/gutenberg_catalog.py), keeping only the
 entries of the Gutenberg books among the inputs (a few hundred bytes each); they travel inside the
@@ -10,17 +10,13 @@ read the same way, its rows for the input books only.
 from __future__ import annotations
 
 import posixpath
-from typing import Optional
-
-import apache_beam as beam
 
 from corpus import books_input, gutenberg, gutenberg_catalog
 from corpus.counters import Counters
 from corpus.paths import file_name
 from corpus.ranges import is_compressed, split_ranges
 from pipelines import fileio
-from pipelines.commit import commit
-from pipelines.source import RecipeFn, SourceRun, Unit
+from pipelines.source import Unit
 from pipelines.steps import checks
 from pipelines.steps.books import MB, BooksConfig
 
@@ -95,17 +91,3 @@ def plan_units(cfg: BooksConfig) -> tuple[Unit, ...]:
 def read_book_unit(formats: tuple[str, ...], max_book_bytes: int, unit: Unit):
     """The books of one unit in its file's format (corpus.books_input.read_unit through Beam's FileSystems)."""
     return books_input.read_unit(fileio.open_raw, unit, formats[unit.file_idx], max_book_bytes)
-
-
-def build_pipeline(p: beam.Pipeline, run: SourceRun, run_id: Optional[str] = None,
-                   extra: Optional[Counters] = None) -> None:
-    """source.build_pipeline's graph, with `extra` (the catalog's faults) added to the run's counters."""
-    written = (p
-               | "Units" >> beam.Create(list(enumerate(run.plan())))
-               | "SpreadUnits" >> beam.Reshuffle()
-               | "Recipe" >> beam.ParDo(RecipeFn(run)).with_outputs("stats", main="manifest"))
-    stats = written.stats
-    if extra is not None and extra.faults_total:
-        stats = (stats, p | "CatalogFaults" >> beam.Create([extra])) | "AllStats" >> beam.Flatten()
-    commit(p, run.out, run.run_info, stats, written.manifest, p | "NoExtras" >> beam.Create([]), run_id,
-           [(run.files[i], why) for i, why in sorted(dict(run.unreadable).items())])

@@ -114,12 +114,17 @@ class RecipeFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput("stats", counters)
 
 
-def build_pipeline(p: beam.Pipeline, run: SourceRun, run_id: Optional[str] = None) -> None:
-    """Attach the single-pass source graph to `p`; `run_id` is the output claim's."""
+def build_pipeline(p: beam.Pipeline, run: SourceRun, run_id: Optional[str] = None,
+                   extra: Optional[Counters] = None) -> None:
+    """Attach the single-pass source graph to `p`; `run_id` is the output claim's. `extra`: counters found
+    before the graph ran (e.g. faults of a side file such as the books catalog), added to the run's."""
     unreadable = dict(run.unreadable)
     written = (p
                | "Units" >> beam.Create(list(enumerate(run.plan())))
                | "SpreadUnits" >> beam.Reshuffle()
                | "Recipe" >> beam.ParDo(RecipeFn(run)).with_outputs("stats", main="manifest"))
-    commit(p, run.out, run.run_info, written.stats, written.manifest, p | "NoExtras" >> beam.Create([]), run_id,
+    stats = written.stats
+    if extra is not None and extra.faults_total:
+        stats = (stats, p | "ExtraCounters" >> beam.Create([extra])) | "AllStats" >> beam.Flatten()
+    commit(p, run.out, run.run_info, stats, written.manifest, p | "NoExtras" >> beam.Create([]), run_id,
            [(run.files[i], why) for i, why in sorted(unreadable.items())])

@@ -103,5 +103,5 @@ def run_books(args, beam_args: list[str]) -> int:
     claim = claim_out(cfg.out, "books", source.output_patterns(), args.overwrite,
                       input_files=files + ([catalog] if catalog else []))
     run_pipeline("books", len(files), cfg.out, beam_args, args.workers,
-                 lambda p: books.build_pipeline(p, source_run(cfg), claim.run_id, faults), claim=claim)
+                 lambda p: source.build_pipeline(p, source_run(cfg), claim.run_id, faults), claim=claim)
     return 0
