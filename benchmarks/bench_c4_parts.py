@@ -23,7 +23,8 @@ import time
 import zlib
 from pathlib import Path
 
-from benchmarks.bench_source_inputs import MB, sentences
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too: benchmarks.* from the root
+from benchmarks.bench_source_inputs import MB, sentences  # noqa: E402
 from corpus.c4_input import read_c4_wet
 from corpus.counters import Counters, Units
 from corpus.document import Document

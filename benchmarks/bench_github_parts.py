@@ -16,9 +16,11 @@ import base64
 import gzip
 import json
 import random
+import sys
 from pathlib import Path
 
-from benchmarks.bench_source_inputs import MB, sentences
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too: benchmarks.* from the root
+from benchmarks.bench_source_inputs import MB, sentences  # noqa: E402
 from corpus import github_input
 from corpus.counters import Counters
 from pipelines import fileio
