@@ -6,9 +6,13 @@ In one run, on a WET corpus made by ../shared/bench/make_wet_corpus.py (>= 200 M
 - the same steps as a plain single-process Python loop (benchmarks/bench_ccnet_plain_loop.py);
 - cc_net 1.0.0 in its own venv doing parse + two-pass dedup + LID + perplexity with the same
   models (benchmarks/bench_ccnet_reference.py).
+Every system is compared by wall time per core and by CPU-seconds of its whole process tree (user +
+system of launcher and workers) per MB of text: the second does not move when another job shares the
+machine. A cProfile of the plain loop (CPU clock) gives where the time goes, by module.
 Peak memory is the largest sum of RSS over the process tree, sampled every 0.1 s.
 
     python benchmarks/bench_ccnet.py --corpus CORPUS --models MODELS --setup-ccnet
+    python benchmarks/bench_ccnet.py --corpus CORPUS --models MODELS --setup-ccnet --mb 20 --out /tmp/x.md
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import ROOT, machine, measure, write_section
+from bench_common import ROOT, machine, measure, profile_by_module, profile_command, write_section
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
@@ -56,10 +60,41 @@ def corpus_files(corpus: Path) -> tuple[list[Path], dict[str, dict]]:
     return files, sizes
 
 
+def leading_files(files: list[Path], sizes: dict[str, dict], mb: float) -> list[Path]:
+    """The first files whose text adds up to at least `mb` MB (all of them when `mb` is 0)."""
+    if mb <= 0:
+        return files
+    chosen, total = [], 0
+    for f in files:
+        if total >= mb * 1e6:
+            break
+        chosen.append(f)
+        total += sizes[f.name]["bytes"]
+    return chosen
+
+
 def _row(name: str, docs: int, mb: float, m: dict, cores: int) -> dict:
-    return {"name": name, "docs": docs, "mb": mb, "wall": m["wall"], "cores": cores,
-            "docs_s": docs / m["wall"], "mb_s": mb / m["wall"], "mb_s_core": mb / m["wall"] / cores,
+    return {"name": name, "docs": docs, "mb": mb, "wall": m["wall"], "cores": cores, "cpu": m["cpu"],
+            "cpu_mb": m["cpu"] / mb, "docs_s": docs / m["wall"], "mb_s": mb / m["wall"],
+            "mb_s_core": mb / m["wall"] / cores,
             "peak_gb": m["peak_rss"] / 1e9, "root_gb": m["peak_root"] / 1e9, "child_gb": m["peak_child"] / 1e9}
+
+
+def profile_lines(models: Path, files: list[Path], mb: float, work: Path) -> list[str]:
+    """Profile the plain loop of our steps with cProfile on a CPU clock; a table of CPU-seconds by module."""
+    prof = work / "plain-loop.prof"
+    measure(profile_command(HERE / "bench_ccnet_plain_loop.py", ["--models", str(models), "--files",
+                                                                 *map(str, files)], prof))
+    total, rows = profile_by_module(prof)
+    lines = ["", f"Where the CPU goes: cProfile of the plain loop (`bench_ccnet_plain_loop.py`, one process, "
+                 f"CPU clock) on the same {mb:.0f} MB: {total:.1f} CPU-s profiled. Each function's own time "
+                 f"counts for its module; time inside C code (fastText, SentencePiece, KenLM, zlib, pyarrow) "
+                 f"counts for the module of the Python function that called it. cProfile slows Python calls, "
+                 f"so read the shares, not the seconds.",
+             "", "| module | CPU s | share | hottest function there |", "| --- | ---: | ---: | --- |"]
+    for module, seconds, func in rows:
+        lines.append(f"| `{module}` | {seconds:.1f} | {seconds / total:.0%} | `{func}` |")
+    return lines
 
 
 def main() -> None:
@@ -70,13 +105,18 @@ def main() -> None:
     ap.add_argument("--small-files", type=int, default=2, help="files in the smaller run (memory at two sizes)")
     ap.add_argument("--ccnet-python", default=None, help="python of a venv with cc_net 1.0.0")
     ap.add_argument("--setup-ccnet", action="store_true", help="create that venv under benchmarks/.work")
-    ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--mb", type=float, default=0,
+                    help="use only the corpus's first files holding at least this many MB of text (0: all)")
+    ap.add_argument("--no-profile", action="store_true", help="skip the cProfile of the plain loop")
+    ap.add_argument("--output", "--out", dest="output", default=str(ROOT / "BENCHMARKS.md"),
+                    help="markdown file whose ccnet_throughput section is (re)written")
     args = ap.parse_args()
 
     corpus = Path(args.corpus).resolve()
     models = Path(args.models).resolve()
     langs = sorted(p.name[:-len(".sp.model")] for p in (models / "lm").glob("*.sp.model"))
     files, sizes = corpus_files(corpus)
+    files = leading_files(files, sizes, args.mb)
     small = files[: args.small_files]
     docs_of = lambda fs: sum(sizes[f.name]["docs"] for f in fs)
     mb_of = lambda fs: sum(sizes[f.name]["bytes"] for f in fs) / 1e6
@@ -103,17 +143,20 @@ def main() -> None:
                      *map(str, files)])
         rows.append(_row("llamapipe steps, plain Python loop, 1 process", docs_of(files), mb_of(files), m, 1))
         print("cc_net 1.0.0...", flush=True)
-        m = measure([ccnet_py, str(HERE / "bench_ccnet_reference.py"), "--lid-model", str(lid_model), "--models",
-                     str(models), "--langs", ",".join(langs), "--files", *map(str, files)])
+        # -I: the script's folder (benchmarks/) stays off sys.path, so no file there can shadow a module
+        m = measure([ccnet_py, "-I", str(HERE / "bench_ccnet_reference.py"), "--lid-model", str(lid_model),
+                     "--models", str(models), "--langs", ",".join(langs), "--files", *map(str, files)])
         rows.append(_row("cc_net 1.0.0 (parse, two-pass dedup, LID, perplexity), 1 process",
                          docs_of(files), mb_of(files), m, 1))
         ccnet_info = json.loads(m["last"])
+        profile = [] if args.no_profile else profile_lines(models, files, mb_of(files), tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     import apache_beam
     import sentencepiece
     ours, theirs = rows[0]["mb_s_core"], rows[-1]["mb_s_core"]
+    ours_cpu, theirs_cpu = rows[0]["cpu_mb"], rows[-1]["cpu_mb"]
     lines = [
         "## CCNet pipeline throughput (`benchmarks/bench_ccnet.py`)",
         "",
@@ -127,15 +170,19 @@ def main() -> None:
         f"compiles that way, llamapipe's `make setup` rebuilds fasttext-predict so. "
         f"One run, {time.strftime('%Y-%m-%d')}.",
         "",
-        "| system | documents | text MB | wall s | cores | docs/s | MB/s | MB/s per core | peak RSS GB (all processes) | launcher GB | largest worker GB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "CPU s: user + system CPU-seconds of the whole process tree (launcher and every worker), from the "
+        "kernel's accounting of reaped children and /proc samples of live ones.",
+        "",
+        "| system | documents | text MB | wall s | cores | CPU s | CPU s per MB | docs/s | MB/s | MB/s per core | peak RSS GB (all processes) | launcher GB | largest worker GB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(f"| {r['name']} | {r['docs']:,} | {r['mb']:.0f} | {r['wall']:.1f} | {r['cores']} | "
-                     f"{r['docs_s']:.0f} | {r['mb_s']:.2f} | {r['mb_s_core']:.2f} | {r['peak_gb']:.2f} | "
-                     f"{r['root_gb']:.2f} | {r['child_gb']:.2f} |")
+                     f"{r['cpu']:.1f} | {r['cpu_mb']:.3f} | {r['docs_s']:.0f} | {r['mb_s']:.2f} | "
+                     f"{r['mb_s_core']:.2f} | {r['peak_gb']:.2f} | {r['root_gb']:.2f} | {r['child_gb']:.2f} |")
     launcher_growth = (rows[0]["root_gb"] - rows[1]["root_gb"]) * 1e3 / (mb_of(files) - mb_of(small))
-    lines += ["", f"llamapipe per core / cc_net per core: **{ours / theirs:.2f}×**. "
+    lines += ["", f"llamapipe vs cc_net, same work and input: **{theirs_cpu / ours_cpu:.2f}×** per CPU-second "
+                  f"(cc_net's CPU s per MB / ours), **{ours / theirs:.2f}×** by wall time per core. "
                   f"Peak memory, {mb_of(small):.0f} MB vs {mb_of(files):.0f} MB input: "
                   f"{rows[1]['peak_gb']:.2f} GB vs {rows[0]['peak_gb']:.2f} GB. cc_net kept "
                   f"{ccnet_info['documents_kept']:,} documents; llamapipe's accounting is in each run's _stats.json.",
@@ -145,6 +192,7 @@ def main() -> None:
               "shuffle is 16 bytes per distinct line of each document, so the launcher grows with the input "
               f"({launcher_growth:.2f} MB per MB of text in this run). Cluster runners (Dataflow, Spark, Flink) keep that shuffle "
               "in their shuffle service, not in the launcher."]
+    lines += profile
     write_section(Path(args.output), "ccnet_throughput", "\n".join(lines))
     print("\n".join(lines))
 

@@ -20,7 +20,7 @@ from corpus.counters import Counters
 from corpus.document import Document
 from corpus.faults import Fault
 from corpus.readers import stream_documents
-from pipelines import fileio
+from pipelines import fileio, progress_marks
 from pipelines.commit import commit
 from pipelines.steps.chain import Step, stream_file
 
@@ -84,7 +84,7 @@ class SourceRun:
 
 def output_patterns() -> list[str]:
     """Every file a single-pass source may write under OUT (outdir.claim_output)."""
-    return ["lang=*/bucket=*/part-*.parquet"]
+    return ["lang=*/bucket=*/part-*.parquet", progress_marks.output_pattern()]
 
 
 def write_unit(run: SourceRun, steps: Sequence[Step], part: int, unit: Unit) -> tuple[list[dict], Counters]:
@@ -106,10 +106,12 @@ class RecipeFn(beam.DoFn):
 
     def setup(self):
         self.steps = self.run.make_steps()
+        self.units_total = len(self.run.plan())
 
     def process(self, item: tuple[int, Unit]):
         part, unit = item
         entries, counters = write_unit(self.run, self.steps, part, unit)
+        progress_marks.mark_done(self.run.out, part, counters.reads.docs, counters.reads.chars, self.units_total)
         yield from entries
         yield beam.pvalue.TaggedOutput("stats", counters)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from contextlib import contextmanager
@@ -68,21 +69,23 @@ def claim_out(out: str, command: str, patterns, overwrite: bool, input_folders=(
 
 
 def run_pipeline(command: str, n_inputs: int, output: str, beam_args: list[str], workers: Optional[int],
-                 build, show_progress: bool = False, summary: bool = True, claim=None):
+                 build, show_progress: bool = True, summary: bool = True, claim=None):
     """Run `build(pipeline)` on the runner the flags choose and return Beam's result; malformed input
-    and a full disk become a CLIError; print the run's summary (`summary`: read from OUT/_stats.json).
-    `show_progress`: a bar of input files done (ccnet's scratch files). `claim` (outdir.claim_output)
-    is released however the run ends."""
+    and a full disk become a CLIError; print the run's summary (`summary`: read from OUT/_stats.json,
+    with wall time and CPU-seconds of launcher and workers). `show_progress`: on a terminal, a bar of
+    units done with documents/s and MB/s once the graph's workers leave progress marks
+    (pipelines/progress_marks.py). `claim` (outdir.claim_output) is released however the run ends."""
     from pipelines import runner
     from pipelines.cli import progress
     from pipelines.report import summary as report
 
     try:
         opts = runner.pipeline_options(beam_args, workers)
-        started = time.time()
+        started, cpu_before = time.time(), tree_cpu_seconds()
         print(f"{command}: {n_inputs} input file(s) -> {output}", file=sys.stderr, flush=True)
         try:
-            with progress.file_progress(output, n_inputs, enabled=show_progress and sys.stderr.isatty()):
+            with progress.file_progress(output, n_inputs, enabled=show_progress and sys.stderr.isatty(),
+                                        description=f"{command}: units done"):
                 result = runner.run(build, opts)
         except Exception as exc:
             message = user_error_message(exc)
@@ -93,8 +96,21 @@ def run_pipeline(command: str, n_inputs: int, output: str, beam_args: list[str],
         if claim is not None:
             claim.release()
     if summary:
-        report.print_run_summary(output, time.time() - started)
+        # on another runner the workers are not our children: their CPU is the cluster's to report
+        from apache_beam.options.pipeline_options import StandardOptions
+
+        local = opts.view_as(StandardOptions).runner in runner.LOCAL_RUNNERS
+        cpu = tree_cpu_seconds() - cpu_before if local else None
+        report.print_run_summary(output, time.time() - started, cpu_seconds=cpu)
     return result
+
+
+def tree_cpu_seconds() -> float:
+    """User + system CPU-seconds of this process and of every child it has reaped: the local runner's
+    worker processes are its children and are waited for when the run ends, so a difference of two
+    readings around a run is the CPU of launcher and workers."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def absolute(path: str) -> str:
