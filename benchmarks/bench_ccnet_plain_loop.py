@@ -18,9 +18,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", nargs="+", required=True)
     ap.add_argument("--models", required=True)
+    ap.add_argument("--lid-max-chars", type=int, default=None, help="LID on each document's first N characters")
     args = ap.parse_args()
     started = time.time()
-    cfg = CCNetConfig()
+    cfg = CCNetConfig(lid_max_chars=args.lid_max_chars)
     lid = LanguageIdentifier(default_lid_model())
     scorer = MultiLanguageScorer(args.models)
     parts, hashes = [], []

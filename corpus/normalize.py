@@ -5,12 +5,17 @@ Two flavours, as cc_net/text_normalizer.py defines them:
   fixed CCNet list) and control characters removed; ASCII punctuation and accents kept.
 - `normalize`: the perplexity flavour: strip, lowercase, accents stripped, digits to 0,
   Unicode punctuation mapped to ASCII, control characters (newlines too) removed.
+
+The fast forms avoid per-character Python work: ASCII text goes through one `str.translate`
+(CPython's ASCII fast path); other text is edited as UTF-8 bytes, where ASCII digits and controls
+are single bytes (`bytes.translate`) and the few non-ASCII characters to change are found by a
+regex over their UTF-8 encodings, built as a byte trie so that most bytes cost one bitmap test.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Optional
+from typing import Callable, Optional
 
 # CCNet's fixed table of Unicode punctuation and its ASCII replacement.
 UNICODE_PUNCT: dict[str, str] = {
@@ -23,14 +28,20 @@ UNICODE_PUNCT: dict[str, str] = {
 _CONTROL_CHARS = "".join(chr(c) for c in [*range(0, 32), *range(127, 160)])
 _UNICODE_PUNCT_CLASS = "".join(re.escape(c) for c in UNICODE_PUNCT)
 _DIGIT_RE = re.compile(r"\d")
-_CONTROL_RE = re.compile(f"[{re.escape(_CONTROL_CHARS)}]")
 _PUNCT_OR_CONTROL_RE = re.compile(f"[{_UNICODE_PUNCT_CLASS}{re.escape(_CONTROL_CHARS)}]")
-_PUNCT_OR_CONTROL_BUT_NEWLINE_RE = re.compile(
-    f"[{_UNICODE_PUNCT_CLASS}{re.escape(_CONTROL_CHARS.replace(chr(10), ''))}]")
-_UNICODE_PUNCT_RE = re.compile(f"[{_UNICODE_PUNCT_CLASS}]")
-_NONSPACING_MARKS: Optional[dict[int, None]] = None
 # Every Mn code point lies in these ranges (none below U+0300, none in the CJK/private planes).
 _MN_BLOCKS = (range(0x300, 0x20000), range(0xE0000, 0xE1000))
+# Every decimal digit (what `\d` matches) lies below U+20000.
+_ND_BLOCK = range(0x80, 0x20000)
+_ASCII_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+_ASCII_CONTROLS = bytes([*range(0, 32), 127])
+_ASCII_CONTROLS_BUT_NEWLINE = _ASCII_CONTROLS.replace(b"\n", b"")
+_ASCII_DEDUP = {**{cp: "0" for cp in range(48, 58)}, **{cp: None for cp in _ASCII_CONTROLS_BUT_NEWLINE}}
+_ASCII_PERPLEXITY = {**{cp: "0" for cp in range(48, 58)}, **{cp: None for cp in _ASCII_CONTROLS}}
+
+Editor = tuple[re.Pattern, Callable[[re.Match], bytes]]
+_NONSPACING_MARKS: Optional[dict[int, None]] = None
+_BUILT: dict[str, object] = {}
 
 
 def normalize_for_dedup(line: str) -> str:
@@ -47,7 +58,11 @@ def normalize_lines_for_dedup(lines: list[str]) -> list[str]:
     if not lines:
         return []
     joined = "\n".join(line.strip() for line in lines).lower()
-    return _PUNCT_OR_CONTROL_BUT_NEWLINE_RE.sub("", _DIGIT_RE.sub("0", joined)).split("\n")
+    if joined.isascii():
+        return joined.translate(_ASCII_DEDUP).split("\n")
+    data = joined.encode("utf-8", "surrogatepass").translate(_ASCII_DIGITS_TO_ZERO, _ASCII_CONTROLS_BUT_NEWLINE)
+    pattern, replace = _editor("dedup")
+    return pattern.sub(replace, data).decode("utf-8", "surrogatepass").split("\n")
 
 
 def _nonspacing_marks() -> dict[int, None]:
@@ -63,11 +78,8 @@ def strip_accents(text: str) -> str:
     """Remove combining marks after NFD decomposition (é -> e), as CCNet (no recomposition)."""
     if text.isascii():
         return text
-    return unicodedata.normalize("NFD", text).translate(_nonspacing_marks())
-
-
-def _replace_punct(match: re.Match) -> str:
-    return UNICODE_PUNCT[match.group()]
+    data = unicodedata.normalize("NFD", text).encode("utf-8", "surrogatepass")
+    return _marks().sub(b"", data).decode("utf-8", "surrogatepass")
 
 
 def normalize(text: str) -> str:
@@ -75,7 +87,53 @@ def normalize(text: str) -> str:
     text = text.strip()
     if not text:
         return text
-    text = strip_accents(text.lower())
-    text = _DIGIT_RE.sub("0", text)
-    text = _UNICODE_PUNCT_RE.sub(_replace_punct, text)
-    return _CONTROL_RE.sub("", text)
+    text = text.lower()
+    if text.isascii():
+        return text.translate(_ASCII_PERPLEXITY)
+    data = unicodedata.normalize("NFD", text).encode("utf-8", "surrogatepass")
+    data = _marks().sub(b"", data).translate(_ASCII_DIGITS_TO_ZERO, _ASCII_CONTROLS)
+    pattern, replace = _editor("perplexity")
+    return pattern.sub(replace, data).decode("utf-8", "surrogatepass")
+
+
+def _utf8_trie(encodings: list[bytes]) -> bytes:
+    """Regex source matching any of `encodings` (UTF-8 of distinct characters), branching on one byte
+    at a time; UTF-8's lead byte fixes the length, so every branch ends in one byte class."""
+    by_lead: dict[int, list[bytes]] = {}
+    for e in encodings:
+        by_lead.setdefault(e[0], []).append(e[1:])
+    branches = []
+    for lead, tails in sorted(by_lead.items()):
+        head = re.escape(bytes([lead]))
+        if tails == [b""]:
+            branches.append(head)
+        elif all(len(t) == 1 for t in tails):
+            branches.append(head + b"[" + b"".join(re.escape(t) for t in sorted(tails)) + b"]")
+        else:
+            branches.append(head + b"(?:" + _utf8_trie(tails) + b")")
+    return b"|".join(branches)
+
+
+def _non_ascii_changes(punct: dict[str, str]) -> dict[str, str]:
+    """Non-ASCII characters CCNet changes once accents are stripped, and into what: digits to 0 (the
+    digit rule runs first), else `punct`'s replacement, else C1 control characters removed."""
+    out = {chr(cp): "" for cp in range(0x80, 0xA0)}
+    out.update((c, r) for c, r in punct.items() if not c.isascii())
+    out.update((chr(cp), "0") for cp in _ND_BLOCK if chr(cp).isdecimal())
+    return out
+
+
+def _editor(flavour: str) -> Editor:
+    """(bytes regex, replacement) of the non-ASCII characters a flavour changes; built once each."""
+    if flavour not in _BUILT:
+        punct = UNICODE_PUNCT if flavour == "perplexity" else dict.fromkeys(UNICODE_PUNCT, "")
+        table = {c.encode("utf-8"): r.encode("utf-8") for c, r in _non_ascii_changes(punct).items()}
+        _BUILT[flavour] = (re.compile(_utf8_trie(sorted(table))), lambda m: table[m.group()])
+    return _BUILT[flavour]
+
+
+def _marks() -> re.Pattern:
+    """Bytes regex of every nonspacing mark's UTF-8 encoding; built once."""
+    if "marks" not in _BUILT:
+        _BUILT["marks"] = re.compile(_utf8_trie(sorted(chr(cp).encode("utf-8") for cp in _nonspacing_marks())))
+    return _BUILT["marks"]

@@ -7,10 +7,14 @@ rounded to 0.1. Models use CCNet's names: MODELS/lm/<lang>.sp.model and <lang>.a
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Optional
 
 from corpus.normalize import normalize
+
+# Whitespace that str.split() splits on, other than the space that joins the pieces.
+_OTHER_WHITESPACE = re.compile(r"[^\S ]")
 
 
 def model_paths(models_dir: str | Path, lang: str) -> tuple[Path, Path]:
@@ -29,6 +33,14 @@ def languages_with_models(models_dir: str | Path) -> list[str]:
 def missing_model_files(models_dir: str | Path, langs: list[str]) -> list[Path]:
     """Model files that selected languages need and that do not exist."""
     return [p for lang in langs for p in model_paths(models_dir, lang) if not p.exists()]
+
+
+def token_count(line: str, pieces: list[str]) -> int:
+    """cc_net's length of a scored line, `len(line.split()) + 1`, for `line = " ".join(pieces)`: the piece
+    count + 1 without splitting again, unless a piece is empty or holds whitespace (then it splits)."""
+    if line.count(" ") == len(pieces) - 1 and "" not in pieces and not _OTHER_WHITESPACE.search(line):
+        return len(pieces) + 1
+    return len(line.split()) + 1
 
 
 def perplexity_from_score(log10_score: float, length: int) -> float:
@@ -54,7 +66,7 @@ class PerplexityScorer:
         """(log10 probability, token count) of a document; tokens = pieces + 1 (end of sentence)."""
         pieces = self.tokenize(text)
         line = " ".join(pieces)
-        return self.lm.score(line), len(line.split()) + 1
+        return self.lm.score(line), token_count(line, pieces)
 
     def perplexity(self, text: str) -> float:
         """Document perplexity rounded to 0.1."""
@@ -64,9 +76,10 @@ class PerplexityScorer:
     def perplexities(self, texts: list[str]) -> list[float]:
         """`perplexity` of each text, the SentencePiece pass done in one batch call."""
         out = []
+        score = self.lm.score
         for pieces in self.sp.encode([normalize(t) for t in texts], out_type=str):
             line = " ".join(pieces)
-            out.append(perplexity_from_score(self.lm.score(line), len(line.split()) + 1))
+            out.append(perplexity_from_score(score(line), token_count(line, pieces)))
         return out
 
 

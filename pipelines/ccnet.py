@@ -1,61 +1,96 @@
 """`llamapipe ccnet`: WET files to line-deduplicated, language-tagged, perplexity-bucketed shards.
 
-Stages (all keyed by input file or by hash shard, so no worker ever holds the corpus):
-1. hash every line of every file; (document, hash) pairs go to hash shards;
-2. per shard, decide which (document, line) pairs are duplicates (GroupByKey);
-3. per file, with its drops (CoGroupByKey): dedup, fastText LID, SentencePiece+KenLM
-   perplexity; survivors go to a temporary Parquet file;
-4. per language, the 0..100 perplexity percentiles (or a cutoff file) give the buckets;
-5. per file, documents are bucketed and written to lang=xx/bucket=yy/part-NNNNN.parquet;
-6. `_stats.json`, `_manifest.json`, then `_SUCCESS`.
+Stages (keyed by work unit, hash shard or input file, so no worker ever holds the corpus, and the
+line-dedup shuffle goes through scratch spill files under OUT/_temporary, never through Beam, whose
+local runner would keep it in the launcher's memory; Beam carries only units, counts and plans):
+1. plan each file's work units, byte ranges of about `unit_bytes` starting at a record (steps/ccnet_units.py);
+2. per unit, hash the lines of its admitted documents; keep the hashes for pass 2 and spill the unique
+   (document, hash) pairs grouped by hash (OUT/_temporary/pairs);
+3. once every unit is hashed, per hash shard, read that slice of every unit's pairs, decide the dropped
+   (document, line) pairs and spill them grouped by unit (OUT/_temporary/drops);
+4. once every shard is done, per unit, with its drops: dedup, fastText LID, SentencePiece+KenLM
+   perplexity; survivors go to a temporary Parquet file (OUT/_temporary/docs, one per unit);
+5. per language, the 0..100 perplexity percentiles (or a cutoff file) give the buckets;
+6. per input file, its units' documents are bucketed and written to lang=xx/bucket=yy/part-NNNNN.parquet
+   (NNNNN the file's index: the output does not depend on the unit size);
+7. `_stats.json`, `_manifest.json`, then `_SUCCESS`.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import BinaryIO, Iterable, Iterator, Optional
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import AsDict
+from apache_beam.pvalue import AsDict, AsList, AsSingleton
 
 from corpus import shards
 from corpus.counters import Counters
 from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_buckets, compute_cutoffs
-from pipelines import fileio
-from pipelines.steps.ccnet import (CCNetConfig, FileHashes, dedup_pairs, drops_by_document, file_line_hashes,
-                                   process_file, recipe, shard_drops, split_by_shard, wet_documents)
+from pipelines import fileio, progress_marks
+from pipelines.steps.ccnet import CCNetConfig, FileHashes, file_line_hashes, process_file, recipe
+from pipelines.steps.ccnet_units import (DedupPlan, HashedUnit, Unit, dedup_plan, pairs_spill, plan_file,
+                                         read_shard, read_unit_drops, shard_drops_spill, unique_pairs,
+                                         unit_documents)
 from pipelines.commit import commit
 
 
+def plan_units(item: tuple[int, str], unit_bytes: int) -> list[Unit]:
+    """(file index, path) -> the file's work units."""
+    file_idx, path = item
+    return plan_file(file_idx, path, fileio.open_raw, fileio.size(path), unit_bytes)
+
+
 class HashLinesFn(beam.DoFn):
-    """(file index, path) -> (hash shard, (document keys, line hashes)); keeps the hashes for pass 2."""
+    """Unit -> HashedUnit; its line hashes (for pass 2) and unique pairs (for the shards) go to scratch files."""
 
     def __init__(self, cfg: CCNetConfig, temp_dir: str):
         self.cfg = cfg
         self.temp_dir = temp_dir
 
-    def process(self, item: tuple[int, str]):
-        file_idx, path = item
-        hashes = file_line_hashes(wet_documents(path, self.cfg.source, fileio.open_raw), path, self.cfg)
-        fileio.write_atomic(_temp_hashes(self.temp_dir, file_idx), hashes.to_bytes())
-        keys, unique_hashes = dedup_pairs(hashes, file_idx)
-        yield from split_by_shard(keys, unique_hashes, self.cfg.dedup_shards)
+    def process(self, unit: Unit):
+        hashes = file_line_hashes(unit_documents(unit, self.cfg.source, fileio.open_raw), unit.path, self.cfg)
+        fileio.write_atomic(_temp_file(self.temp_dir, "hashes", unit.name, "npz"), hashes.to_bytes())
+        keys, unique = unique_pairs(hashes.rows, hashes.line_counts, hashes.hashes, unit.key)
+        fileio.write_atomic(_temp_file(self.temp_dir, "pairs", unit.name, "spill"), pairs_spill(keys, unique))
+        yield HashedUnit(unit, int(keys.size))
+
+
+def _opened(paths: Iterable[str]) -> Iterator[tuple[str, BinaryIO]]:
+    """(path, open file) for each path in turn, each closed before the next opens."""
+    for path in paths:
+        with fileio.open_raw(path) as f:
+            yield path, f
 
 
 class DecideDuplicatesFn(beam.DoFn):
-    """(hash shard, [(keys, hashes)...]) -> (file index, (doc positions, dropped hashes))."""
+    """Shard id -> shard id, once the shard's dropped pairs are in its drops file."""
 
-    def __init__(self, mode: str):
+    def __init__(self, mode: str, temp_dir: str):
         self.mode = mode
+        self.temp_dir = temp_dir
 
-    def process(self, item):
-        _, parts = item
-        yield from shard_drops(list(parts), self.mode)
+    def process(self, shard: int, plan: DedupPlan):
+        pairs = read_shard(_opened(_temp_file(self.temp_dir, "pairs", u.name, "spill") for u in plan.units),
+                           shard, plan.n_shards)
+        data, dropped = shard_drops_spill(pairs, self.mode, plan.unit_keys())
+        fileio.write_atomic(_temp_file(self.temp_dir, "drops", f"{shard:05d}", "spill"), data)
+        Metrics.counter("ccnet", "dedup_pairs_dropped").inc(dropped)
+        yield shard
 
 
-class ProcessFileFn(beam.DoFn):
-    """Dedup + LID + perplexity of one file; models load once per worker in `setup`."""
+def units_after_shards(plan: DedupPlan, done: list[int]) -> Iterator[tuple[int, int, int, Unit]]:
+    """(unit ordinal, unit count, shard count, unit) of every unit, emitted once every shard's drops are written."""
+    if sorted(done) != list(range(plan.n_shards)):
+        raise RuntimeError(f"line dedup: {len(done)} of {plan.n_shards} hash shards reported done")
+    for ordinal, unit in enumerate(plan.units):
+        yield ordinal, len(plan.units), plan.n_shards, unit
+
+
+class ProcessUnitFn(beam.DoFn):
+    """(unit ordinal, unit count, shard count, unit) -> unit, after dedup + LID + perplexity of its documents;
+    models load once per worker in `setup`."""
 
     def __init__(self, cfg: CCNetConfig, temp_dir: str):
         self.cfg = cfg
@@ -73,50 +108,50 @@ class ProcessFileFn(beam.DoFn):
 
             self.quality = QualityScorer(self.cfg.quality_model)
 
-    def process(self, item):
-        file_idx, grouped = item
-        paths = list(grouped["file"])
-        if not paths:
-            return
-        path = paths[0]
-        drops = drops_by_document(list(grouped["drops"]))
-        hashes = FileHashes.from_bytes(fileio.read_bytes(_temp_hashes(self.temp_dir, file_idx)))
+    def process(self, item: tuple[int, int, int, Unit]):
+        ordinal, n_units, n_shards, unit = item
+        drop_files = (_temp_file(self.temp_dir, "drops", f"{shard:05d}", "spill") for shard in range(n_shards))
+        drops = read_unit_drops(_opened(drop_files), ordinal, unit)
+        hashes = FileHashes.from_bytes(fileio.read_bytes(_temp_file(self.temp_dir, "hashes", unit.name, "npz")))
         steps = recipe(self.cfg, self.lid, self.scorer, drops, hashes.per_document(), self.quality)
-        result = process_file(wet_documents(path, self.cfg.source, fileio.open_raw), path, self.cfg, steps)
-        fileio.write_atomic(_temp_docs(self.temp_dir, file_idx),
+        result = process_file(unit_documents(unit, self.cfg.source, fileio.open_raw), unit.path, self.cfg, steps)
+        fileio.write_atomic(_temp_file(self.temp_dir, "docs", unit.name, "parquet"),
                             shards.documents_parquet(result.documents, compression="none"))
         _report_counters(result.counters)
+        progress_marks.mark_done(self.cfg.out, unit.name, result.counters.reads.docs, result.counters.reads.chars,
+                                 n_units)
         yield beam.pvalue.TaggedOutput("stats", result.counters)
         for lang, values in result.perplexities.items():
             yield beam.pvalue.TaggedOutput("perplexity", (lang, np.asarray(values, dtype=np.float64)))
-        yield file_idx
+        yield unit
 
 
 def _report_counters(counters: Counters) -> None:
-    """Mirror a file's document counters into Beam metrics (visible in runner UIs while running)."""
+    """Mirror a unit's document counters into Beam metrics (visible in runner UIs while running)."""
     Metrics.counter("ccnet", "documents_read").inc(counters.reads.docs)
     Metrics.counter("ccnet", "documents_written").inc(counters.writes.docs)
     for reason, units in counters.drops.items():
         Metrics.counter("ccnet", f"documents_dropped_{reason}").inc(units.docs)
 
 
-def _temp_hashes(temp_dir: str, file_idx: int) -> str:
-    return fileio.join(temp_dir, "hashes", f"{file_idx:05d}.npz")
-
-
-def _temp_docs(temp_dir: str, file_idx: int) -> str:
-    return fileio.join(temp_dir, "docs", f"{file_idx:05d}.parquet")
+def _temp_file(temp_dir: str, kind: str, name: str, ext: str) -> str:
+    """OUT/_temporary/<kind>/<name>.<ext>: a scratch file of a unit or a shard (see output_patterns)."""
+    return fileio.join(temp_dir, kind, f"{name}.{ext}")
 
 
 class WriteBucketsFn(beam.DoFn):
-    """Bucket one file's documents and write one part file per partition; yields manifest entries."""
+    """(file index, its units) -> the file's documents bucketed, one part file per partition (part number:
+    the file index); yields manifest entries."""
 
     def __init__(self, out: str, temp_dir: str):
         self.out = out
         self.temp_dir = temp_dir
 
-    def process(self, file_idx: int, cutoffs: dict[str, list[float]]):
-        table = shards.read_parquet_bytes(fileio.read_bytes(_temp_docs(self.temp_dir, file_idx)))
+    def process(self, item: tuple[int, Iterable[Unit]], cutoffs: dict[str, list[float]]):
+        file_idx, units = item
+        tables = [shards.read_parquet_bytes(fileio.read_bytes(_temp_file(self.temp_dir, "docs", u.name, "parquet")))
+                  for u in sorted(units, key=lambda u: u.index)]
+        table = pa.concat_tables(tables).combine_chunks()
         buckets = assign_buckets(table.column("perplexity").to_pylist(), table.column("lang").to_pylist(), cutoffs)
         table = table.set_column(table.schema.get_field_index("bucket"), "bucket", pa.array(buckets, pa.string()))
         yield from fileio.write_partitions(self.out, table, file_idx)
@@ -124,7 +159,8 @@ class WriteBucketsFn(beam.DoFn):
 
 def output_patterns() -> list[str]:
     """Every file a ccnet run may write under OUT (outdir.claim_output)."""
-    return ["lang=*/bucket=*/part-*.parquet", f"{shards.TEMP_DIR}/hashes/*.npz", f"{shards.TEMP_DIR}/docs/*.parquet"]
+    return ["lang=*/bucket=*/part-*.parquet", f"{shards.TEMP_DIR}/hashes/*.npz", f"{shards.TEMP_DIR}/pairs/*.spill",
+            f"{shards.TEMP_DIR}/drops/*.spill", f"{shards.TEMP_DIR}/docs/*.parquet", progress_marks.output_pattern()]
 
 
 def cutoffs_of(item: tuple[str, Iterable[np.ndarray]]) -> tuple[str, list[float]]:
@@ -137,15 +173,25 @@ def build_pipeline(p: beam.Pipeline, cfg: CCNetConfig, run_id: Optional[str] = N
     temp_dir = fileio.join(cfg.out, shards.TEMP_DIR)
     unreadable = dict(cfg.unreadable)
     indexed = [(i, f) for i, f in enumerate(cfg.files) if i not in unreadable]
-    file_pc = p | "Files" >> beam.Create(indexed) | "SpreadFiles" >> beam.Reshuffle()
-    drops = (file_pc
-             | "HashLines" >> beam.ParDo(HashLinesFn(cfg, temp_dir))
-             | "GroupByHashShard" >> beam.GroupByKey()
-             | "DecideDuplicates" >> beam.ParDo(DecideDuplicatesFn(cfg.line_dedup)))
-    processed = ({"file": file_pc, "drops": drops}
-                 | "JoinDropsToFiles" >> beam.CoGroupByKey()
-                 | "DedupLidPerplexity" >> beam.ParDo(ProcessFileFn(cfg, temp_dir)).with_outputs(
-                     "stats", "perplexity", main="files"))
+    units = (p
+             | "Files" >> beam.Create(indexed)
+             | "SpreadFiles" >> beam.Reshuffle()
+             | "PlanUnits" >> beam.FlatMap(plan_units, cfg.unit_bytes)
+             | "SpreadUnits" >> beam.Reshuffle())
+    plan = (units
+            | "HashLines" >> beam.ParDo(HashLinesFn(cfg, temp_dir))
+            | "AllUnits" >> beam.combiners.ToList()
+            | "PlanShards" >> beam.Map(dedup_plan, cfg.dedup_shards))
+    shards_done = (plan
+                   | "ShardIds" >> beam.FlatMap(lambda pl: range(pl.n_shards))
+                   | "SpreadShards" >> beam.Reshuffle()
+                   | "DecideDuplicates" >> beam.ParDo(DecideDuplicatesFn(cfg.line_dedup, temp_dir),
+                                                      AsSingleton(plan)))
+    processed = (plan
+                 | "UnitsAfterShards" >> beam.FlatMap(units_after_shards, AsList(shards_done))
+                 | "SpreadUnitsAgain" >> beam.Reshuffle()
+                 | "DedupLidPerplexity" >> beam.ParDo(ProcessUnitFn(cfg, temp_dir)).with_outputs(
+                     "stats", "perplexity", main="units"))
     fixed_cutoffs = cfg.cutoffs()
     if fixed_cutoffs is None:
         cutoffs = (processed.perplexity
@@ -153,8 +199,10 @@ def build_pipeline(p: beam.Pipeline, cfg: CCNetConfig, run_id: Optional[str] = N
                    | "Percentiles" >> beam.Map(cutoffs_of))
     else:
         cutoffs = p | "FixedCutoffs" >> beam.Create(sorted(fixed_cutoffs.items()))
-    manifest = processed.files | "WriteBuckets" >> beam.ParDo(WriteBucketsFn(cfg.out, temp_dir),
-                                                               cutoffs=AsDict(cutoffs))
+    manifest = (processed.units
+                | "ByFile" >> beam.Map(lambda u: (u.file_idx, u))
+                | "UnitsOfFile" >> beam.GroupByKey()
+                | "WriteBuckets" >> beam.ParDo(WriteBucketsFn(cfg.out, temp_dir), cutoffs=AsDict(cutoffs)))
     extras = (cutoffs
               | "CutoffsToDict" >> beam.combiners.ToDict()
               | "CutoffsForStats" >> beam.Map(lambda d: {"bucket_cutoffs": {

@@ -39,13 +39,24 @@ def add_parsers(sub) -> None:
                    help=f"drop documents longer than this many characters before dedup, as too_long: every later "
                         f"step needs memory in proportion (default {D.max_chars:,}, above any real page: "
                         f"CommonCrawl truncates payloads at 1 MiB)")
+    p.add_argument("--lid-max-chars", type=checked(int, lambda v: checks.char_count("--lid-max-chars", v)),
+                   default=D.lid_max_chars, metavar="N",
+                   help="give fastText LID only the first N characters of each document: faster, labels can "
+                        "differ from cc_net's (default: the whole document, as cc_net)")
     p.add_argument("--bucket-cutoffs", default="auto", metavar="auto|FILE",
                    help="'auto': percentiles of this run per language; FILE: a CCNet cutoff.csv")
     p.add_argument("--line-dedup", choices=MODES, default=D.line_dedup,
                    help="ccnet: remove every occurrence of a line seen in 2+ documents; "
                         "keep-first: keep its first occurrence in input order")
     p.add_argument("--dedup-shards", type=int, default=D.dedup_shards,
-                   help="hash shards for the line dedup shuffle (memory per shard ~ lines/shards)")
+                   help=f"minimum number of hash shards of the line dedup (default {D.dedup_shards}); a run uses "
+                        f"more when a shard would hold over 2M (document, line) pairs, so a larger corpus needs "
+                        f"no flag. The shuffle goes through spill files under OUT/_temporary, not through Beam")
+    p.add_argument("--unit-mb", type=checked(float, lambda v: checks.at_least("--unit-mb", v, 0.0625)),
+                   default=D.unit_bytes / (1 << 20), metavar="MB",
+                   help=f"work unit: about this many MB of an input file, cut at a WET record (default "
+                        f"{D.unit_bytes / (1 << 20):g}); several units per file keep every worker busy to the end. "
+                        f"The output does not depend on it")
     p.add_argument("--quality-model", default=None, metavar="MODEL.bin",
                    help="a `llamapipe quality-train` model: a last step scores each document as RedPajama did "
                         "(wiki_prob in meta) and drops it below --quality-threshold as not_wiki_reference")
@@ -96,7 +107,8 @@ def run_ccnet(args, beam_args: list[str]) -> int:
                       langs=args.langs, lid_threshold=args.lid_threshold, min_length=args.min_length,
                       line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards,
                       max_chars=args.max_chars, quality_model=quality_model,
-                      quality_threshold=args.quality_threshold, quality_model_sha256=quality_sha256)
+                      quality_threshold=args.quality_threshold, quality_model_sha256=quality_sha256,
+                      lid_max_chars=args.lid_max_chars, unit_bytes=int(args.unit_mb * (1 << 20)))
     claim = claim_out(cfg.out, "ccnet", ccnet.output_patterns(), args.overwrite,
                       input_folders=[models] if models else [],
                       input_files=files + ([args.bucket_cutoffs] if fixed else []) + ([quality_model] if quality_model else []))

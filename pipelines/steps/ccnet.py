@@ -22,6 +22,7 @@ from corpus.readers import open_local
 from dedup.lines import MODES, apply_line_dedup, decide_duplicates, line_hashes
 from pipelines.steps import checks
 from pipelines.steps.chain import Batch, Filter, Step, drop_where_not, read_rows, run_file, run_steps
+from pipelines.steps.ccnet_units import DEFAULT_UNIT_BYTES, unique_pairs
 
 LOG = logging.getLogger("llamapipe.ccnet")
 # CommonCrawl truncates every fetched payload at 1 MiB, so no real page's text comes near this;
@@ -55,6 +56,8 @@ class CCNetConfig:
     quality_model: Optional[str] = None
     quality_threshold: float = 0.25
     quality_model_sha256: Optional[str] = None
+    unit_bytes: int = DEFAULT_UNIT_BYTES
+    lid_max_chars: Optional[int] = None
 
     def __post_init__(self):
         if self.langs is not None:
@@ -62,9 +65,12 @@ class CCNetConfig:
         checks.fraction("--lid-threshold", self.lid_threshold)
         checks.at_least("--min-length", self.min_length, 0)
         checks.at_least("--dedup-shards", self.dedup_shards, 1)
+        checks.at_least("--unit-mb (bytes)", self.unit_bytes, 1 << 16)
         checks.char_count("--max-chars", self.max_chars)
         checks.one_of("--line-dedup", self.line_dedup, MODES)
         checks.fraction("--quality-threshold", self.quality_threshold)
+        if self.lid_max_chars is not None:
+            checks.char_count("--lid-max-chars", self.lid_max_chars)
 
     def cutoffs(self) -> Optional[dict[str, list[float]]]:
         """Fixed bucket cutoffs per language, or None for this run's own percentiles."""
@@ -77,6 +83,8 @@ class CCNetConfig:
                 "bucket_cutoffs": "auto" if self.bucket_cutoffs is None else "file", "max_chars": self.max_chars}
         if self.quality_model is not None:
             info.update(quality_model_sha256=self.quality_model_sha256, quality_threshold=self.quality_threshold)
+        if self.lid_max_chars is not None:
+            info["lid_max_chars"] = self.lid_max_chars
         return info
 
 
@@ -139,14 +147,7 @@ def file_line_hashes(items: Iterable[Union[Document, Fault]], path: str, cfg: CC
 
 def dedup_pairs(file_hashes: FileHashes, file_idx: int) -> tuple[np.ndarray, np.ndarray]:
     """(document addresses, hashes) with each hash once per document: the input of the dedup decision."""
-    keys, hashes = [], []
-    for row, h in file_hashes.per_document().items():
-        u = np.unique(h)
-        hashes.append(u)
-        keys.append(np.full(u.size, address(file_idx, row), dtype=np.int64))
-    if not hashes:
-        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    return np.concatenate(keys), np.concatenate(hashes)
+    return unique_pairs(file_hashes.rows, file_hashes.line_counts, file_hashes.hashes, address(file_idx, 0))
 
 
 def split_by_shard(keys: np.ndarray, hashes: np.ndarray, n_shards: int
@@ -198,14 +199,20 @@ class LineDedup:
     name: str = "duplicate_line"
 
     def __call__(self, batch: Batch, counters: Counters) -> Batch:
-        none: set[int] = set()
         for i, (row, doc) in enumerate(zip(batch.rows, batch.docs)):
             before = batch.units[i]
-            lines = doc.text.split("\n")
-            hashes = self.hashes[row] if self.hashes is not None else line_hashes(lines)
-            kept = apply_line_dedup(lines, hashes, self.drops.get(row, none))
-            doc.text = "\n".join(kept)
-            after = Units(1, len(kept), len(doc.text))
+            if self.hashes is not None:
+                hashes, lines = self.hashes[row], None
+            else:
+                lines = doc.text.split("\n")
+                hashes = line_hashes(lines)
+            dropped = self.drops.get(row)
+            if not dropped and np.unique(hashes).size == hashes.size:
+                after = Units(1, hashes.size, len(doc.text))  # nothing to remove: no split, no join
+            else:
+                kept = apply_line_dedup(doc.text.split("\n") if lines is None else lines, hashes, dropped or set())
+                doc.text = "\n".join(kept)
+                after = Units(1, len(kept), len(doc.text))
             doc.meta["original_length"], doc.meta["original_nlines"] = before.chars, before.lines
             doc.meta["dedup_removed_lines"] = before.lines - after.lines
             counters.drop(self.name, Units(0, before.lines - after.lines, before.chars - after.chars))
@@ -216,15 +223,18 @@ class LineDedup:
 @dataclasses.dataclass
 class LanguageId:
     """fastText LID of the batch in one call; a document without a language scoring at least
-    `threshold` is dropped as `lid_below_threshold`."""
+    `threshold` is dropped as `lid_below_threshold`. With `max_chars` LID sees only each text's start."""
 
     lid: Any
     threshold: float
     name: str = "lid_below_threshold"
+    max_chars: Optional[int] = None
 
     def __call__(self, batch: Batch, counters: Counters) -> Batch:
         keep = []
-        for doc, (lang, score) in zip(batch.docs, self.lid.predict([d.text for d in batch.docs])):
+        n = self.max_chars
+        texts = [d.text for d in batch.docs] if n is None else [d.text[:n] for d in batch.docs]
+        for doc, (lang, score) in zip(batch.docs, self.lid.predict(texts)):
             ok = lang is not None and score >= self.threshold
             if ok:
                 doc.lang, doc.lang_score = lang, score
@@ -261,7 +271,7 @@ def recipe(cfg: CCNetConfig, lid, scorer, drops: dict[int, set[int]],
     """
     steps: list[Step] = [*admission(cfg), LineDedup(drops, hashes),
                          Filter("empty_after_dedup", lambda b: [bool(d.text.strip()) for d in b.docs]),
-                         LanguageId(lid, cfg.lid_threshold)]
+                         LanguageId(lid, cfg.lid_threshold, max_chars=cfg.lid_max_chars)]
     if cfg.langs is not None:
         steps.append(Filter("lang_not_selected", lambda b: [d.lang in cfg.langs for d in b.docs]))
     steps.append(Perplexity(scorer))
