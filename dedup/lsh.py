@@ -2,7 +2,8 @@
 
 Bands are chosen for recall at a *candidate* threshold below the dedup threshold (a pair at
 Jaccard 0.8 should collide in some band almost surely); each candidate pair is then verified
-by its estimated Jaccard, so one unlucky band collision cannot merge unrelated clusters.
+by its exact Jaccard (or containment) on the two documents' shingle-hash sets, so neither an
+unlucky band collision nor the 128-permutation estimate's noise near the threshold decides.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
-from dedup.minhash import estimated_jaccard
 
 MAX_ALL_PAIRS = 64
 
@@ -37,12 +37,18 @@ def choose_bands(num_perm: int, candidate_threshold: float) -> tuple[int, int]:
     return best[1]
 
 
-def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[bytes]:
-    """One key per band: band index + 8-byte digest of the band's values."""
+def band_digests(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One uint64 per band: the 8-byte BLAKE2b digest of the band's values (read little-endian)."""
     raw = np.ascontiguousarray(signature).tobytes()
     width = signature.itemsize * rows
-    return [i.to_bytes(2, "big") + hashlib.blake2b(raw[i * width:(i + 1) * width], digest_size=8).digest()
-            for i in range(bands)]
+    digests = b"".join(hashlib.blake2b(raw[i * width:(i + 1) * width], digest_size=8).digest() for i in range(bands))
+    return np.frombuffer(digests, dtype="<u8")
+
+
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[bytes]:
+    """One key per band: band index + 8-byte digest of the band's values (as `band_digests`)."""
+    return [i.to_bytes(2, "big") + int(d).to_bytes(8, "little")
+            for i, d in enumerate(band_digests(signature, bands, rows).tolist())]
 
 
 def bucket_candidates(members: Sequence[Hashable]) -> list[tuple[Hashable, Hashable]]:
@@ -57,22 +63,22 @@ def bucket_candidates(members: Sequence[Hashable]) -> list[tuple[Hashable, Hasha
     return [(ids[0], other) for other in ids[1:]]
 
 
-def estimated_containment(sig_a: np.ndarray, sig_b: np.ndarray, size_a: int, size_b: int) -> float:
-    """Estimated share of A's shingles that are also in B, from the Jaccard estimate and set sizes.
+def intersection_size(a: np.ndarray, b: np.ndarray) -> int:
+    """Number of values two sorted arrays of unique values share."""
+    if a.size > b.size:
+        a, b = b, a
+    if not a.size:
+        return 0
+    pos = np.minimum(np.searchsorted(b, a), b.size - 1)
+    return int(np.count_nonzero(b[pos] == a))
 
-    |A ∩ B| = J (|A| + |B|) / (1 + J), as LSH Ensemble does.
-    """
-    if size_a == 0:
-        return 0.0
-    j = estimated_jaccard(sig_a, sig_b)
-    return min(1.0, j * (size_a + size_b) / (1.0 + j) / size_a)
 
-
-def verified(sig_a: np.ndarray, sig_b: np.ndarray, threshold: float, granularity: str = "document",
-             size_a: int = 0, size_b: int = 0) -> bool:
-    """Candidate pair kept when its estimated Jaccard reaches the threshold (documents), or when
-    one side's estimated containment in the other does (books)."""
+def verified(a: np.ndarray, b: np.ndarray, threshold: float, granularity: str = "document") -> bool:
+    """Candidate pair kept when the exact Jaccard of its shingle-hash sets (sorted, unique) reaches the
+    threshold (documents), or the share of the smaller set found in the other does (books)."""
+    shared = intersection_size(a, b)
     if granularity == "book":
-        return max(estimated_containment(sig_a, sig_b, size_a, size_b),
-                   estimated_containment(sig_b, sig_a, size_b, size_a)) >= threshold
-    return estimated_jaccard(sig_a, sig_b) >= threshold
+        smaller = min(a.size, b.size)
+        return smaller > 0 and shared / smaller >= threshold
+    union = a.size + b.size - shared
+    return union > 0 and shared / union >= threshold

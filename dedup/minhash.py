@@ -30,15 +30,11 @@ _CJK_RE = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf
 _CHUNK = 4096
 
 
-def _spaced(match: re.Match) -> str:
-    return f" {match.group()} "
-
-
 def tokens(text: str) -> list[str]:
     """Lowercased whitespace tokens; every CJK character is a token of its own."""
     low = text.lower()
     if _CJK_RE.search(low):
-        low = _CJK_RE.sub(_spaced, low)
+        low = _CJK_RE.sub(r" \1 ", low)
     return low.split()
 
 

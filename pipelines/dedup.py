@@ -1,86 +1,129 @@
 """`llamapipe dedup`: exact and MinHash-LSH near-duplicate removal, every step distributed.
 
-1. exact: hash of the CCNet-normalised text, GroupByKey, best member kept;
-2. MinHash signatures of the survivors (per input file), one (band key, document) per LSH band;
-3. GroupByKey per band bucket gives candidate pairs; two joins bring each pair's signatures
-   together (signatures never travel with the band entries) and verification makes edges;
-4. connected components by alternating large-star / small-star rounds, each a GroupByKey;
-5. per cluster (GroupByKey by centre) the best member is kept;
-6. per input file the decisions are applied: shards keep the input layout, cluster rows go
+Documents, keys and signatures never go through a Beam shuffle (the local runner holds every
+shuffled element in the launcher's memory): they wait in scratch files under
+OUT/_temporary/dedup (dedup/spill.py), and Beam carries file spill summaries, counts, shard ids
+and the few verified edges, as in pipelines/stackexchange.py.
+1. per input file: exact-stage rows (exact key, id key), shingle-hash sets and LSH band digests
+   of every compared document, band entries and exact rows partitioned by hash shard;
+2. per hash shard, once pass 1 is done: exact and id decisions (best member kept), and an edge from
+   each exact duplicate to its group's kept member;
+3. per band shard, once 2 is done: candidate pairs of its buckets, exact duplicates left out,
+   written by verification shard;
+4. per verification shard: each candidate pair verified by the exact Jaccard (containment for
+   books) of the two shingle-hash sets, giving edges;
+5. connected components of both kinds of edges by alternating large-star / small-star rounds, each a
+   GroupByKey (an exact group joins the near-duplicate cluster of its kept member);
+6. per cluster (GroupByKey by centre, keep keys read from the members' files) the best member is kept;
+7. per input file the decisions are applied: shards keep the input layout, cluster rows go
    to OUT/_clusters.parquet/part-NNNNN.parquet; then _stats.json, _manifest.json, _SUCCESS.
-No step gathers all signatures or all edges on one worker.
+No step gathers all signatures, sets or edges on one worker; a shard's slice stays about
+SHARD_INPUT_BYTES of input whatever the corpus size.
 """
 from __future__ import annotations
 
 import glob
 import os
 import sys
-from typing import Any, Optional, Tuple
+from typing import Optional
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam.pvalue import AsList, AsSingleton
 
 from corpus import shards
+from corpus.document import file_of
 from corpus.paths import canonical, is_url
 from corpus.readers import stream_documents
+from dedup import spill
 from dedup.components import large_star, round_input, small_star
-from dedup.lsh import bucket_candidates
 from dedup.minhash import MinHasher
-from pipelines import fileio
+from pipelines import fileio, progress_marks
 from pipelines.commit import commit
-from pipelines.steps.dedup import (DedupConfig, apply_decisions, band_entries, cluster_decisions, exact_decisions,
-                                   exact_entries, half_pairs, merge_decisions, verify_halves)
+from pipelines.steps.dedup import (DedupConfig, apply_decisions, candidate_shard, cluster_decisions, exact_shard,
+                                   file_exact_decisions, member_keys, merge_decisions, spill_file, verify_shard)
 
 CLUSTERS_DIR = "_clusters.parquet"
+SCRATCH_DIR = "dedup"
 CLUSTER_SCHEMA = pa.schema([("id", pa.string()), ("cluster_id", pa.string()), ("kept", pa.bool_()),
                             ("reason", pa.string())])
 
 
-class ExactKeysFn(beam.DoFn):
-    """Exact-stage entries (exact key or id key, member) of one input file."""
+def scratch_dir(out: str) -> str:
+    """Where a run's scratch files go: OUT/_temporary/dedup (removed by the commit)."""
+    return fileio.join(out, shards.TEMP_DIR, SCRATCH_DIR)
 
-    def __init__(self, cfg: DedupConfig):
+
+class Scratch:
+    """Opens scratch files by name: atomic targets to write, raw files to read."""
+
+    def __init__(self, out: str):
+        self.folder = scratch_dir(out)
+
+    def target(self, name: str) -> fileio.AtomicFile:
+        return fileio.AtomicFile(fileio.join(self.folder, name))
+
+    def open(self, name: str):
+        return fileio.open_raw(fileio.join(self.folder, name))
+
+
+class SpillFn(beam.DoFn):
+    """Pass 1 of one input file: its scratch files (steps.dedup.spill_file); yields its FileSpill."""
+
+    def __init__(self, cfg: DedupConfig, shard_count: int, files: int):
         self.cfg = cfg
-
-    def process(self, unit):
-        file_idx, path, _ = unit
-        yield from exact_entries(stream_documents(path, fileio.open_raw), path, file_idx, self.cfg)
-
-
-class SignaturesFn(beam.DoFn):
-    """Band entries (main output) and signatures (tagged 'sig') of a file's exact survivors."""
-
-    def __init__(self, cfg: DedupConfig):
-        self.cfg = cfg
+        self.shard_count = shard_count
+        self.files = files
 
     def setup(self):
         self.hasher = MinHasher(self.cfg.num_perm, self.cfg.seed)
+        self.scratch = Scratch(self.cfg.out)
 
-    def process(self, item):
-        file_idx, grouped = item
-        units = list(grouped["unit"])
-        if not units:
-            return
-        _, path, _ = units[0]
-        dropped = {row for row, reason, _ in grouped["exact"] if reason == "exact_duplicate"}
-        for tag, value in band_entries(stream_documents(path, fileio.open_raw), path, file_idx, self.cfg, dropped, self.hasher):
-            yield value if tag == "band" else beam.pvalue.TaggedOutput(tag, value)
+    def process(self, unit):
+        file_idx, path, _ = unit
+        spilled = spill_file(stream_documents(path, fileio.open_raw), path, file_idx, self.cfg, self.hasher,
+                             self.shard_count, self.scratch.target)
+        progress_marks.mark_done(self.cfg.out, file_idx, spilled.read_documents, spilled.read_chars, self.files)
+        yield spilled
+
+
+def _exact_stage(shard: int, spills: list, cfg: DedupConfig) -> list:
+    scratch = Scratch(cfg.out)
+    return exact_shard(shard, sorted(spills, key=lambda s: s.file_idx), cfg, scratch.open, scratch.target)
+
+
+def _candidate_stage(shard: int, spills: list, _exact_done: int, cfg: DedupConfig, shard_count: int):
+    scratch = Scratch(cfg.out)
+    return shard, candidate_shard(shard, sorted(spills, key=lambda s: s.file_idx), shard_count, scratch.open,
+                                  scratch.target)
+
+
+def _verify_stage(shard: int, pair_offsets: list, cfg: DedupConfig):
+    return verify_shard(shard, sorted(pair_offsets), cfg, Scratch(cfg.out).open)
+
+
+def _member_stage(item, spills: list, cfg: DedupConfig):
+    file_idx, members = item
+    spill_of = next(s for s in spills if s.file_idx == file_idx)
+    return member_keys(members, spill_of, cfg.keep, Scratch(cfg.out).open)
 
 
 class WriteFn(beam.DoFn):
     """Apply one file's decisions; write its shard and its cluster rows; yield manifest entries."""
 
-    def __init__(self, cfg: DedupConfig):
+    def __init__(self, cfg: DedupConfig, shard_count: int):
         self.cfg = cfg
         self.out = cfg.out
+        self.shard_count = shard_count
 
-    def process(self, item):
+    def process(self, item, _exact_done):
         file_idx, grouped = item
         units = list(grouped["unit"])
         if not units:
             return
         _, path, rel = units[0]
-        decisions = merge_decisions(list(grouped["exact"]), list(grouped["near"]))
+        exact = file_exact_decisions(file_idx, self.shard_count, Scratch(self.out).open)
+        decisions = merge_decisions(exact, list(grouped["near"]))
         result = apply_decisions(stream_documents(path, fileio.open_raw), path, self.cfg, decisions)
         data = shards.documents_parquet(result.documents)
         fileio.write_atomic(fileio.under(self.out, rel), data)
@@ -111,49 +154,48 @@ def _check_converged(last, nxt):
             | "CountChanged" >> beam.CombineGlobally(sum))
 
 
+def shard_count_of(units, shard_bytes: int) -> int:
+    """Hash shards for the run: one per `shard_bytes` of readable input files."""
+    return spill.shard_count(sum(fileio.size(path) for _, path, _ in units), shard_bytes)
+
+
 def build_pipeline(p: beam.Pipeline, cfg: DedupConfig, run_id: Optional[str] = None) -> None:
     """Attach the dedup pipeline to `p`; `run_id` is the output claim's (outdir.claim_output)."""
     unreadable = dict(cfg.unreadable)
     readable = [u for u in cfg.units if u[0] not in unreadable]
+    count = shard_count_of(readable, cfg.shard_bytes)
     unit_pc = p | "Inputs" >> beam.Create(readable) | "SpreadInputs" >> beam.Reshuffle()
     by_file = unit_pc | "KeyByFile" >> beam.Map(lambda u: (u[0], u))
-    entries = unit_pc | "ExactKeys" >> beam.ParDo(ExactKeysFn(cfg))
-    scores = entries | "KeepScores" >> beam.Map(lambda kv: (kv[1][0], kv[1][1:]))  # node -> (keep key, id)
-    exact = (entries
-             | "GroupExact" >> beam.GroupByKey()
-             | "ExactDecisions" >> beam.FlatMap(lambda kv: exact_decisions(list(kv[1]))))
-    sig = ({"unit": by_file, "exact": exact}
-           | "JoinExact" >> beam.CoGroupByKey()
-           | "Signatures" >> beam.ParDo(SignaturesFn(cfg)).with_output_types(Tuple[Any, Any])
-           .with_outputs("sig", main="bands"))
-    candidates = (sig.bands
-                  | "GroupBands" >> beam.GroupByKey()
-                  | "BucketCandidates" >> beam.FlatMap(lambda kv: bucket_candidates(list(kv[1])))
-                  | "DistinctCandidates" >> beam.Distinct())
-    halves = ({"pair": candidates, "sig": sig.sig}
-              | "JoinFirstSignature" >> beam.CoGroupByKey()
-              | "SendSignature" >> beam.FlatMap(lambda kv: half_pairs(kv[0], kv[1])))
-    edges = ({"half": halves, "sig": sig.sig}
-             | "JoinSecondSignature" >> beam.CoGroupByKey()
-             | "VerifyCandidates" >> beam.FlatMap(
-                 lambda kv: verify_halves(kv[0], kv[1], cfg.threshold, cfg.granularity)))
+    spills = AsList(unit_pc | "Spill" >> beam.ParDo(SpillFn(cfg, count, len(readable))))
+    exact_edges = (p
+                   | "ExactShards" >> beam.Create(range(count))
+                   | "SpreadExact" >> beam.Reshuffle()
+                   | "ExactDecisions" >> beam.FlatMap(_exact_stage, spills, cfg))
+    exact_done = AsSingleton(exact_edges | "ExactDone" >> beam.combiners.Count.Globally())
+    pair_offsets = AsList(p
+                          | "BandShards" >> beam.Create(range(count))
+                          | "SpreadBands" >> beam.Reshuffle()
+                          | "Candidates" >> beam.Map(_candidate_stage, spills, exact_done, cfg, count))
+    near_edges = (p
+                  | "VerifyShards" >> beam.Create(range(count))
+                  | "SpreadVerify" >> beam.Reshuffle()
+                  | "VerifyCandidates" >> beam.FlatMap(_verify_stage, pair_offsets, cfg))
+    edges = (near_edges, exact_edges) | "AllEdges" >> beam.Flatten()
     for i in range(cfg.cc_rounds):
         edges = _star_round(_star_round(edges, f"Large{i}", large_star), f"Small{i}", small_star)
     final = _star_round(_star_round(edges, "LargeCheck", large_star), "SmallCheck", small_star)
     changed = _check_converged(edges, final)
-    members = (edges
-               | "BothEnds" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[1])])
-               | "DistinctMembers" >> beam.Distinct())
-    near = (({"centre": members, "score": scores})
-            | "JoinScores" >> beam.CoGroupByKey()
-            | "ByCentre" >> beam.FlatMap(lambda kv: [(c, (kv[0], *s)) for c in kv[1]["centre"]
-                                                     for s in kv[1]["score"]])
+    near = (edges
+            | "BothEnds" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[1])])
+            | "DistinctMembers" >> beam.Distinct()
+            | "MemberFile" >> beam.Map(lambda m: (file_of(m[0]), m))
+            | "GroupMembers" >> beam.GroupByKey()
+            | "KeepKeys" >> beam.FlatMap(_member_stage, spills, cfg)
             | "GroupClusters" >> beam.GroupByKey()
-            | "ClusterDecisions" >> beam.FlatMap(lambda kv: cluster_decisions(
-                [(node, key, doc_id) for node, key, doc_id in kv[1]])))
-    written = ({"unit": by_file, "exact": exact, "near": near}
+            | "ClusterDecisions" >> beam.FlatMap(lambda kv: cluster_decisions(list(kv[1]))))
+    written = ({"unit": by_file, "near": near}
                | "JoinDecisions" >> beam.CoGroupByKey()
-               | "Write" >> beam.ParDo(WriteFn(cfg)).with_outputs("stats", main="manifest"))
+               | "Write" >> beam.ParDo(WriteFn(cfg, count), exact_done).with_outputs("stats", main="manifest"))
     extras = changed | "ConvergenceCheck" >> beam.Map(_convergence_extra, cfg.cc_rounds)
     paths = {idx: path for idx, path, _ in cfg.units}
     commit(p, cfg.out, cfg.run_info(), written.stats, written.manifest, extras, run_id,
@@ -211,4 +253,6 @@ def _once(files: list[tuple[str, Optional[str]]]) -> list[tuple[str, Optional[st
 def output_patterns(units: list[tuple[int, str, str]]) -> list[str]:
     """Every file a dedup run over `units` may write under OUT (outdir.claim_output)."""
     return sorted({"/".join(glob.escape(part) for part in rel.split("/")) for _, _, rel in units}
-                  | {f"{CLUSTERS_DIR}/part-*.parquet"})
+                  | {f"{CLUSTERS_DIR}/part-*.parquet"}
+                  | {f"{shards.TEMP_DIR}/{SCRATCH_DIR}/{name}" for name in spill.scratch_patterns()}
+                  | {progress_marks.output_pattern()})

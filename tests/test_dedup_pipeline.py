@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from corpus.readers import read_documents
 from corpus.counters import check_accounting
 from corpus.wet import Fault
-from dedup.minhash import MinHasher
+from dedup.minhash import MinHasher, shingle_hashes
 from tests.conftest import DATA, SAMPLE_GLOB, SAMPLE_WET, read_stats, run_dedup
 
 TRUTH = {d["id"]: d for d in map(json.loads, open(DATA / "sample" / "truth.jsonl", encoding="utf-8"))}
@@ -61,8 +61,8 @@ def test_precision_and_recall_against_planted_truth(dedup_run):
     precision = len(same_planted) / len(pred_pairs)
     recall = len(truth_pairs & pred_pairs) / len(truth_pairs)
     assert len(truth_pairs) > 150
-    assert precision >= 0.95, precision
-    assert recall >= 0.90, recall
+    assert precision >= 0.999, precision
+    assert recall >= 0.97, recall  # 0.974: exact Jaccard verification (0.94 with the estimate)
 
 
 def test_no_near_duplicates_left(dedup_run):
@@ -83,6 +83,43 @@ def test_one_worker_identical(dedup_run, tmp_path):
     assert files == sorted(p.relative_to(dedup_run) for p in dedup_run.rglob("*") if p.is_file())
     for f in files:
         assert (out / f).read_bytes() == (dedup_run / f).read_bytes(), f
+
+
+def test_shard_count_and_workers_do_not_change_output(dedup_run, tmp_path):
+    """Six hash shards instead of one, on two workers: the same bytes; no scratch file left behind."""
+    out = tmp_path / "sharded"
+    assert run_dedup(out, [SAMPLE_GLOB], "--workers", "2", "--shard-mb", "0.4") == 0
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(dedup_run) for p in dedup_run.rglob("*") if p.is_file())
+    for f in files:
+        assert (out / f).read_bytes() == (dedup_run / f).read_bytes(), f
+    assert not (out / "_temporary").exists() and not (dedup_run / "_temporary").exists()
+
+
+def test_verification_uses_exact_jaccard(tmp_path):
+    """Pairs a little either side of 0.8: each copy is dropped exactly when the exact Jaccard of its
+    shingle set to its source reaches the threshold (the 128-permutation estimate errs by ~0.035)."""
+    lines, jaccards = [], {}
+    for i, changed in enumerate([7, 8, 9, 10, 11, 12, 13, 14] * 2):
+        base = [f"{_letters(i)}q{_letters(w)}" for w in range(400)]    # letters only: CCNet normalisation
+        copy = list(base)                                              # maps every digit to 0
+        for k in range(changed):
+            copy[10 + k * (380 // changed) + i % 5] = f"edit{_letters(i)}x{_letters(k)}"
+        a, b = set(np.unique(shingle_hashes(" ".join(base))).tolist()), set(
+            np.unique(shingle_hashes(" ".join(copy))).tolist())
+        jaccards[f"copy{i}"] = len(a & b) / len(a | b)
+        lines += [{"id": f"src{i}", "text": " ".join(base)}, {"id": f"copy{i}", "text": " ".join(copy)}]
+    assert min(jaccards.values()) < 0.78 and max(jaccards.values()) > 0.82
+    src = tmp_path / "pairs.jsonl"
+    src.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    out = tmp_path / "out"
+    assert run_dedup(out, [str(src)], "--keep", "first") == 0
+    kept = {r["id"] for r in pq.read_table(out / "lang=unknown" / "bucket=all" / "part-00000.parquet").to_pylist()}
+    assert {i for i in jaccards if i not in kept} == {i for i, j in jaccards.items() if j >= 0.8}
+
+
+def _letters(n: int) -> str:
+    return "".join(chr(97 + int(c, 26)) for c in np.base_repr(n, 26))
 
 
 def _words(prefix: str, n: int) -> list[str]:

@@ -18,8 +18,8 @@ def add_parsers(sub) -> None:
                        help="exact + MinHash-LSH near-duplicate removal (corpus shards, JSONL or WET)",
                        description=(
                            "Remove exact duplicates (CCNet-normalised text) and near duplicates (MinHash "
-                           "over word n-grams, LSH banding tuned for recall, candidate pairs verified by "
-                           "estimated Jaccard, connected components in Beam). One document per cluster is "
+                           "over word n-grams, LSH banding tuned for recall, candidate pairs verified by the "
+                           "exact Jaccard of their shingle-hash sets, connected components in Beam). One document per cluster is "
                            "kept; OUT/_clusters.parquet records id -> cluster -> kept. Input ids must be "
                            "unique: a later copy of an id with the same (normalised) text is dropped as "
                            "duplicate_id (the copy the --keep rule prefers keeps the id, so each id has one "
@@ -30,9 +30,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--output", required=True, metavar="OUT")
     p.add_argument("--granularity", choices=GRANULARITIES, default=D.granularity,
                    help="document: near duplicates by Jaccard; book: a document is a duplicate when its "
-                        "estimated containment in another reaches --threshold (LLaMA's books rule)")
+                        "containment in another reaches --threshold (LLaMA's books rule)")
     p.add_argument("--threshold", type=checked(float, lambda v: checks.fraction("--threshold", v, include_zero=False)),
-                   default=None, help=f"estimated Jaccard (documents, default {DOC_T}) or containment (books, "
+                   default=None, help=f"Jaccard of the word n-gram sets (documents, default {DOC_T}) or containment (books, "
                                       f"default {BOOK_T}) that makes a near duplicate")
     p.add_argument("--candidate-threshold", default=None,
                    type=checked(float, lambda v: checks.fraction("--candidate-threshold", v, include_zero=False,
@@ -54,10 +54,22 @@ def add_parsers(sub) -> None:
     p.add_argument("--cc-rounds", type=int, default=D.cc_rounds,
                    help=f"large-star/small-star round pairs for connected components (default {D.cc_rounds}); the "
                         f"run fails, saying so, if they did not converge")
+    p.add_argument("--shard-mb", type=checked(float, _positive_mb),
+                   default=D.shard_bytes / 2 ** 20,
+                   help=f"MB of input files per hash shard of the scratch files (default "
+                        f"{D.shard_bytes / 2 ** 20:g}); bounds the memory of each shard stage, never changes "
+                        f"the output")
     add_run_flags(p)
     p.add_argument("--allow-incomplete", action="store_true",
                    help="read corpus folders without _SUCCESS (an unfinished or foreign run) as they are")
     p.set_defaults(func=run_dedup)
+
+
+def _positive_mb(value: float) -> float:
+    """--shard-mb as given, when above zero."""
+    if not value > 0:
+        raise checks.ConfigError(f"--shard-mb must be positive, got {value}")
+    return value
 
 
 def run_dedup(args, beam_args: list[str]) -> int:
@@ -75,7 +87,7 @@ def run_dedup(args, beam_args: list[str]) -> int:
                       granularity=args.granularity, threshold=args.threshold,
                       candidate_threshold=args.candidate_threshold, num_perm=args.num_perm, ngram=args.ngram,
                       seed=args.seed, keep=args.keep, strict=args.strict, max_chars=args.max_chars,
-                      cc_rounds=args.cc_rounds)
+                      cc_rounds=args.cc_rounds, shard_bytes=max(1, int(args.shard_mb * 2 ** 20)))
     folders = [i for i in inputs if not is_url(i) and os.path.isdir(i)]
     claim = claim_out(cfg.out, "dedup", dedup.output_patterns(units), args.overwrite, input_folders=folders,
                       input_files=paths)

@@ -15,16 +15,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from typing import Iterable, Iterator, Optional, Union
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
+import pyarrow as pa
 
 from corpus.counters import Counters
 from corpus.document import Document, address, file_of, row_of
 from corpus.normalize import normalize_lines_for_dedup
 from corpus.faults import Fault
+from corpus.shards import Target
 from corpus.wet import MalformedInput
-from dedup.lsh import band_keys, choose_bands, verified
+from dedup import spill
+from dedup.lsh import band_digests, bucket_candidates, choose_bands, verified
 from dedup.minhash import MinHasher, shingle_hashes
 from pipelines.steps import checks
 from pipelines.steps.chain import read_rows
@@ -63,6 +66,7 @@ class DedupConfig:
     strict: bool = False
     max_chars: int = DEFAULT_MAX_CHARS
     cc_rounds: int = 12
+    shard_bytes: int = spill.SHARD_INPUT_BYTES
 
     def __post_init__(self):
         checks.one_of("--granularity", self.granularity, GRANULARITIES)
@@ -79,6 +83,8 @@ class DedupConfig:
             raise checks.ConfigError(f"--seed must be within [0, 2**32), as datasketch's MinHash seeds are; "
                                      f"got {self.seed}")
         checks.one_of("--keep", self.keep, KEEP_RULES)
+        if self.shard_bytes < 1:
+            raise checks.ConfigError(f"--shard-mb must be positive; got {self.shard_bytes} bytes")
         checks.char_count("--max-chars", self.max_chars)
         if self.granularity == "document" and self.candidate_threshold > self.threshold:
             raise checks.ConfigError(f"--candidate-threshold {self.candidate_threshold} is above --threshold "
@@ -118,12 +124,17 @@ def exact_key(text: str) -> bytes:
 
 def keep_key(doc: Document, node: int, rule: str) -> tuple:
     """Sort key of a cluster member: the smallest is kept (ties, even of equal ids, by input order)."""
+    return keep_key_of(doc.perplexity, len(doc.text), doc.id, node, rule)
+
+
+def keep_key_of(perplexity: Optional[float], length: int, doc_id: Optional[str], node: int, rule: str) -> tuple:
+    """`keep_key` from the fields it reads (as the exact-stage scratch rows keep them)."""
     if rule == "perplexity":
-        if doc.perplexity is not None:
-            return (0, doc.perplexity, -len(doc.text), doc.id, node)
-        return (1, 0.0, -len(doc.text), doc.id, node)
+        if perplexity is not None:
+            return (0, perplexity, -length, doc_id, node)
+        return (1, 0.0, -length, doc_id, node)
     if rule == "longest":
-        return (-len(doc.text), doc.id, node)
+        return (-length, doc_id, node)
     if rule == "first":
         return (node,)
     raise ValueError(f"unknown --keep rule {rule!r}; choose one of {', '.join(KEEP_RULES)}")
@@ -145,17 +156,147 @@ def id_node(node: int) -> int:
     return -1 - node
 
 
-def exact_entries(items: Iterable[Union[Document, Fault]], path: str, file_idx: int, cfg: DedupConfig) -> Iterator[tuple[bytes, tuple]]:
-    """Exact-stage entries of a file: (exact key, (node, keep key, doc id)) per document within
-    `max_chars`, and (id key, (id node, keep key, doc id, content key, path)) per document with an id."""
+def spill_file(items: Iterable[Union[Document, Fault]], path: str, file_idx: int, cfg: DedupConfig,
+               hasher: MinHasher, shards: int, open_target: Callable[[str], Target]) -> spill.FileSpill:
+    """Pass 1 over one input file: write its exact-stage rows (exact key per document within `max_chars`,
+    id key per document with an id) and, per compared document with words, its shingle-hash set and
+    band digests, as scratch files (dedup/spill.py)."""
+    bands, rows = cfg.bands()
+    exact: list[tuple] = []
+    sets = spill.SetWriter(shards)
+    read_docs = read_chars = 0
     for row, doc in load(items, path, cfg):
+        read_docs, read_chars = read_docs + 1, read_chars + len(doc.text)
         node = address(file_idx, row)
-        key = keep_key(doc, node, cfg.keep)
-        content = exact_key(doc.text) if cfg.compared(doc) else raw_key(doc.text)
-        if cfg.compared(doc):
-            yield content, (node, key, doc.id)
+        compared = cfg.compared(doc)
+        content = exact_key(doc.text) if compared else raw_key(doc.text)
+        fields = (doc.id, doc.perplexity, len(doc.text))
+        if compared:
+            exact.append((content, node, *fields, None))
         if doc.id is not None:
-            yield id_key(doc.id), (id_node(node), key, doc.id, content, path)
+            exact.append((id_key(doc.id), id_node(node), *fields, content))
+        if not compared:
+            continue
+        hashes = np.unique(shingle_hashes(doc.text, cfg.ngram))
+        if not hashes.size:
+            continue  # no words: nothing to compare (exact dedup already merged such documents)
+        sets.add(node, hashes, band_digests(hasher.hashes_signature(hashes), bands, rows))
+    offsets = sets.save(file_idx, open_target)
+    groups = spill.save_exact(exact, file_idx, shards, open_target)
+    return spill.FileSpill(file_idx, offsets, groups, len(sets.nodes), read_docs, read_chars)
+
+
+def exact_members(table, paths: dict[int, str], rule: str) -> Iterator[list[tuple]]:
+    """Groups of 2+ exact-stage rows with one key, as the member tuples `exact_decisions` takes."""
+    cols = table.to_pydict()
+    by_key: dict[bytes, list[int]] = {}
+    for i, key in enumerate(cols["key"]):
+        by_key.setdefault(key, []).append(i)
+    for key in sorted(by_key):
+        rows = by_key[key]
+        if len(rows) < 2:
+            continue
+        members = []
+        for i in rows:
+            node, doc_id = cols["node"][i], cols["doc_id"][i]
+            real = id_node(node) if node < 0 else node
+            keep = keep_key_of(cols["perplexity"][i], cols["length"][i], doc_id, real, rule)
+            if node < 0:
+                members.append((node, keep, doc_id, cols["content"][i], paths[file_of(real)]))
+            else:
+                members.append((node, keep, doc_id))
+        yield members
+
+
+def exact_shard(shard: int, spills: Sequence[spill.FileSpill], cfg: DedupConfig, open_file: spill.Opener,
+                open_target: Callable[[str], Target]) -> list[tuple[int, int]]:
+    """Exact and id decisions of one hash shard from every file's rows there, written as scratch; an
+    edge (larger node, smaller node) from each exact duplicate to its group's kept member, so that
+    connected components put an exact group in the near-duplicate cluster of its kept member."""
+    table = pa.concat_tables([spill.read_exact(s, shard, open_file) for s in spills] or
+                             [spill.EXACT_SCHEMA.empty_table()])
+    paths = {idx: path for idx, path, _ in cfg.units}
+    decisions, edges = [], []
+    for members in exact_members(table, paths, cfg.keep):
+        decisions += [(address(f, row), reason, cluster) for f, (row, reason, cluster) in exact_decisions(members)]
+        if members[0][0] >= 0:
+            best = min(members, key=lambda m: m[1])[0]
+            edges += [(max(m[0], best), min(m[0], best)) for m in members if m[0] != best]
+    spill.write_decisions(shard, decisions, open_target)
+    return edges
+
+
+def exact_dropped(shards: int, open_file: spill.Opener) -> np.ndarray:
+    """Sorted nodes of every document the exact stage dropped as exact_duplicate (they get no band)."""
+    parts = []
+    for shard in range(shards):
+        table = spill.read_decisions(shard, open_file)
+        nodes = table.column("node").to_numpy()
+        parts.append(nodes[np.asarray(table.column("reason").to_pylist()) == "exact_duplicate"]
+                     if len(nodes) else nodes)
+    return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+
+def bucket_pairs(entries: np.ndarray) -> np.ndarray:
+    """Candidate pairs ((n, 2) int64, smaller node first, unique) of band entries (spill.BAND_DTYPE):
+    `bucket_candidates` of every (band, digest) bucket of 2+ documents."""
+    e = entries[np.lexsort((entries["node"], entries["digest"], entries["band"]))]
+    if len(e) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    new = np.ones(len(e), dtype=bool)
+    new[1:] = (e["band"][1:] != e["band"][:-1]) | (e["digest"][1:] != e["digest"][:-1])
+    starts = np.flatnonzero(new)
+    sizes = np.diff(np.append(starts, len(e)))
+    nodes = e["node"]
+    two = starts[sizes == 2]
+    pairs = [np.stack([nodes[two], nodes[two + 1]], axis=1)]
+    for lo, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist()):
+        pairs.append(np.array(bucket_candidates(nodes[lo:lo + size].tolist()), dtype=np.int64).reshape(-1, 2))
+    return np.unique(np.concatenate(pairs), axis=0)
+
+
+def candidate_shard(shard: int, spills: Sequence[spill.FileSpill], shards: int, open_file: spill.Opener,
+                    open_target: Callable[[str], Target]) -> tuple[int, ...]:
+    """Candidate pairs of one band shard (exact duplicates left out), written by verification shard;
+    their offsets (spill.save_pairs)."""
+    entries = np.concatenate([spill.read_bands(s, shard, open_file) for s in spills] or
+                             [np.empty(0, dtype=spill.BAND_DTYPE)])
+    entries = entries[~np.isin(entries["node"], exact_dropped(shards, open_file))]
+    return spill.save_pairs(shard, bucket_pairs(entries), shards, open_target)
+
+
+def verify_shard(shard: int, pair_offsets: Sequence[tuple[int, tuple[int, ...]]], cfg: DedupConfig,
+                 open_file: spill.Opener) -> Iterator[tuple[int, int]]:
+    """Edges (larger node, smaller node) of one verification shard: its candidate pairs from every band
+    shard, each verified on the exact shingle-hash sets (dedup.lsh.verified)."""
+    pairs = np.concatenate([spill.read_pairs(band, offsets, shard, open_file) for band, offsets in pair_offsets] or
+                           [np.empty((0, 2), dtype=np.int64)])
+    if not len(pairs):
+        return
+    pairs = np.unique(pairs, axis=0)
+    sets = spill.SetReader(open_file).load(pairs.ravel(), file_of)
+    for a, b in pairs.tolist():
+        if verified(sets[a], sets[b], cfg.threshold, cfg.granularity):
+            yield (b, a)
+
+
+def member_keys(members: Iterable[tuple[int, int]], spill_of: spill.FileSpill, rule: str, open_file: spill.Opener) -> Iterator[tuple[int, tuple[int, tuple, str]]]:
+    """(centre, (node, keep key, doc id)) of one file's near-cluster members, given as (node, centre)."""
+    centres = dict(members)
+    cols = spill.read_exact(spill_of, None, open_file).to_pydict()
+    for node, doc_id, perplexity, length in zip(cols["node"], cols["doc_id"], cols["perplexity"], cols["length"]):
+        if node >= 0 and node in centres:
+            yield centres[node], (node, keep_key_of(perplexity, length, doc_id, node, rule), doc_id)
+
+
+def file_exact_decisions(file_idx: int, shards: int, open_file: spill.Opener) -> list[tuple[int, str, str]]:
+    """(row, reason, cluster id) of one file's exact-stage decisions, from every shard's scratch."""
+    lo, hi = address(file_idx, 0), address(file_idx + 1, 0)
+    out = []
+    for shard in range(shards):
+        cols = spill.read_decisions(shard, open_file, lo, hi).to_pydict()
+        out.extend((row_of(n), r, c) for n, r, c in zip(cols["node"], cols["reason"], cols["cluster"]))
+    return out
 
 
 def id_decisions(members: list[tuple]) -> Iterator[tuple[int, tuple[int, str, str]]]:
@@ -200,55 +341,16 @@ _PRIORITY = {"duplicate_id": -1, "exact_duplicate": 0, "near_duplicate": 1, "kep
 
 def merge_decisions(exact: list[tuple[int, str, str]], near: list[tuple[int, str, str]]
                     ) -> dict[int, tuple[str, str]]:
-    """row -> (reason, cluster id); a duplicate id wins over all, a drop over a keep, a near cluster
-    over an exact one."""
+    """row -> (reason, cluster id); a duplicate id wins over all, a drop over a keep; the cluster id is
+    the connected component's (`near`, which holds exact groups too) when the row is in one."""
     out: dict[int, tuple[str, str]] = {}
     for row, reason, cluster in [*exact, *near]:
         old = out.get(row)
         if old is None or _PRIORITY[reason] <= _PRIORITY[old[0]]:
             out[row] = (reason, cluster)
+    for row, _, cluster in near:
+        out[row] = (out[row][0], cluster)
     return out
-
-
-def band_entries(items: Iterable[Union[Document, Fault]], path: str, file_idx: int, cfg: DedupConfig, dropped_rows: set[int],
-                 hasher: MinHasher) -> Iterator[tuple[str, tuple]]:
-    """Per surviving document with words: ('sig', (node, (signature, distinct shingles))) and one
-    ('band', (band key, node)) per LSH band. Shingle counts (distinct hashes) only matter for books."""
-    bands, rows = cfg.bands()
-    for row, doc in load(items, path, cfg):
-        if row in dropped_rows or not cfg.compared(doc):
-            continue
-        node = address(file_idx, row)
-        hashes = shingle_hashes(doc.text, cfg.ngram)
-        if not hashes.size:
-            continue  # no words: nothing to compare (exact dedup already merged such documents)
-        sig = hasher.hashes_signature(hashes)
-        size = int(np.unique(hashes).size) if cfg.granularity == "book" else 0
-        yield "sig", (node, (sig, size))
-        for key in band_keys(sig, bands, rows):
-            yield "band", (key, node)
-
-
-def half_pairs(node: int, pairs_and_sig: dict) -> Iterator[tuple[int, tuple]]:
-    """Join step 1: for each candidate (node, other), send node's signature to `other`."""
-    sigs = list(pairs_and_sig["sig"])
-    if not sigs:
-        return
-    sig, size = sigs[0]
-    for other in pairs_and_sig["pair"]:
-        yield other, (node, sig, size)
-
-
-def verify_halves(node: int, halves_and_sig: dict, threshold: float, granularity: str = "document"
-                  ) -> Iterator[tuple[int, int]]:
-    """Join step 2: verify each candidate that reached `node` against node's own signature."""
-    sigs = list(halves_and_sig["sig"])
-    if not sigs:
-        return
-    sig, size = sigs[0]
-    for other, other_sig, other_size in halves_and_sig["half"]:
-        if verified(other_sig, sig, threshold, granularity, other_size, size):
-            yield (max(node, other), min(node, other))
 
 
 def cluster_decisions(members: list[tuple[int, tuple, str]]) -> Iterator[tuple[int, tuple[int, str, str]]]:
