@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsList
@@ -22,11 +23,12 @@ from corpus.counters import Counters
 from corpus.mixture import Mixture, plan_budget
 from corpus.faults import Fault, MalformedInput
 from corpus.parquet_input import parquet_file, row_groups
-from pipelines import fileio, runner
+from pipelines import fileio, progress_marks, runner
 from pipelines.commit import commit
 from pipelines.steps.tokenize import TokenizeConfig
-from tokenizer.encode import encode_table, join_packed
-from tokenizer.shards import FORMAT, MIXTURE_FILE, part_stem, shard_bytes, token_dtype
+from tokenizer.encode import encode_table
+from tokenizer.fast_encode import ChunkEncoder
+from tokenizer.shards import FORMAT, MIXTURE_FILE, part_stem, token_dtype
 
 
 METRICS = "tokenize-tokens"
@@ -47,7 +49,8 @@ def plan_units(corpus: dict[str, list[str]], allow_incomplete: bool = False) -> 
 
 def output_patterns(sources: list[str]) -> list[str]:
     """Every file a tokenize run over `sources` may write under TOKENS (outdir.claim_output)."""
-    return [MIXTURE_FILE] + [f"{s}/part-*{ext}" for s in sources for ext in (".bin", ".idx")]
+    return ([MIXTURE_FILE, progress_marks.output_pattern()]
+            + [f"{s}/part-*{ext}" for s in sources for ext in (".bin", ".idx")])
 
 
 def shard_row_groups(path: str, columns: list[str]) -> Iterator[pa.Table]:
@@ -68,7 +71,11 @@ def shard_row_groups(path: str, columns: list[str]) -> Iterator[pa.Table]:
 
 
 class TokenizeFileFn(beam.DoFn):
-    """One corpus shard -> one .bin/.idx pair; yields manifest entries, stats and a file summary."""
+    """One corpus shard -> one .bin/.idx pair; yields manifest entries, stats and a file summary.
+
+    The .bin is written as each row group is encoded (only the offsets are kept to the end), so a
+    worker holds one row group of text and tokens whatever the shard's size.
+    """
 
     def __init__(self, cfg: TokenizeConfig, out: str):
         self.cfg = cfg
@@ -78,29 +85,44 @@ class TokenizeFileFn(beam.DoFn):
         import sentencepiece as spm
 
         self.sp = spm.SentencePieceProcessor(model_file=self.cfg.tokenizer)
+        self.encoder = ChunkEncoder(self.sp, self.cfg.tokenizer, threads=self.cfg.threads)
         self.dtype = token_dtype(self.sp.get_piece_size())
 
     def process(self, unit):
         source, part, path = unit
-        counters, packed = Counters(), []
-        for table in shard_row_groups(path, ["text", "bucket"]):
-            tokens, offsets, group_counters = encode_table(self.sp, table, self.cfg.buckets, self.cfg.threads)
-            counters += group_counters
-            packed.append((tokens, offsets))
-        tokens, offsets = join_packed(packed)
-        bin_data, idx_data = shard_bytes(tokens, offsets, self.dtype)
         stem = f"{source}/{part_stem(part)}"
-        docs = len(offsets) - 1
-        for ext, data in ((".bin", bin_data), (".idx", idx_data)):
-            fileio.write_atomic(fileio.under(self.out, stem + ext), data)
-            yield shards.manifest_entry(stem + ext, data, docs)
-        counters.tally("tokens", "written", len(tokens))
-        counters.tally("tokens", "by_source", source, len(tokens))
-        Metrics.counter(METRICS, source).inc(len(tokens))
+        self.encoder.clear()  # one shard's chunks: the work per shard does not depend on the others
+        counters, starts, total = Counters(), [], 0
+        digest, size = hashlib.sha256(), 0
+        bin_file = fileio.AtomicFile(fileio.under(self.out, stem + ".bin"))
+        try:
+            for table in shard_row_groups(path, ["text", "bucket"]):
+                tokens, offsets, group_counters = encode_table(self.encoder, table, self.cfg.buckets)
+                counters += group_counters
+                data = tokens.astype(self.dtype, copy=False).tobytes()
+                bin_file.write(data)
+                digest.update(data)
+                size += len(data)
+                starts.append(offsets[:-1] + total)
+                total += int(offsets[-1])
+            bin_file.commit()
+        except BaseException:
+            bin_file.discard()
+            raise
+        idx_data = np.concatenate(starts + [np.array([total], dtype=np.int64)]).astype("<i8", copy=False).tobytes()
+        docs = len(idx_data) // 8 - 1
+        fileio.write_atomic(fileio.under(self.out, stem + ".idx"), idx_data)
+        yield shards.streamed_entry(stem + ".bin", size, digest.hexdigest(), docs)
+        yield shards.manifest_entry(stem + ".idx", idx_data, docs)
+        counters.tally("tokens", "written", total)
+        counters.tally("tokens", "by_source", source, total)
+        Metrics.counter(METRICS, source).inc(total)
+        progress_marks.mark_done(self.out, progress_marks.safe_key(f"{source}-{part:05d}"), counters.reads.docs,
+                                 counters.reads.chars)
         yield beam.pvalue.TaggedOutput("stats", counters)
         yield beam.pvalue.TaggedOutput("files", {
             "source": source, "part": part, "input": path, "bin": stem + ".bin", "idx": stem + ".idx",
-            "documents": docs, "tokens": len(tokens)})
+            "documents": docs, "tokens": total})
 
 
 def mixture_document(files: list[dict], mixture: Mixture, tokenizer: str, budget: Optional[int],

@@ -42,9 +42,9 @@ def join_packed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
     return (np.concatenate([t for t, _ in parts]) if parts else np.empty(0, dtype=np.uint32)), offsets
 
 
-def encode_table(sp, table, buckets: Optional[frozenset[str]] = None, threads: int = 1
-                 ) -> tuple[np.ndarray, np.ndarray, Counters]:
-    """Encode one corpus shard (a pyarrow table with `text`, optionally `bucket`).
+def encode_table(encoder, table, buckets: Optional[frozenset[str]] = None) -> tuple[np.ndarray, np.ndarray, Counters]:
+    """Encode one row group of a corpus shard (a pyarrow table with `text`, optionally `bucket`) with
+    `encoder.encode_packed` (tokenizer.fast_encode.ChunkEncoder).
 
     Returns (tokens, offsets, counters): documents outside `buckets` are dropped as
     `bucket_not_selected`, documents with no text as `empty_text`; every document read is
@@ -66,5 +66,5 @@ def encode_table(sp, table, buckets: Optional[frozenset[str]] = None, threads: i
         else:
             counters.write(text)
             kept.append(text)
-    tokens, offsets = encode_texts(sp, kept, threads=threads)
+    tokens, offsets = encoder.encode_packed(kept)
     return tokens, offsets, counters
