@@ -10,20 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_inputs import benchmark_modules
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def bench():
-    """The benchmark modules imported as their scripts run (benchmarks/ first on sys.path)."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import bench_ccnet
-        import bench_common
-        import bench_scale
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
-    return bench_common, bench_ccnet, bench_scale
+    """The benchmark modules imported as their scripts run."""
+    return benchmark_modules('bench_common', 'bench_ccnet', 'bench_scale')
 
 
 def test_cpu_seconds_count_every_process_of_the_tree(bench, tmp_path):

@@ -9,19 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_inputs import benchmark_modules
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def bench():
-    """bench_sources imported as its script runs (benchmarks/ first on sys.path)."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import bench_source_plain
-        import bench_sources
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
-    return bench_sources, bench_source_plain
+    """bench_sources imported as their scripts run."""
+    return benchmark_modules('bench_sources', 'bench_source_plain')
 
 
 def test_every_source_has_a_plain_loop_and_its_command(bench):

@@ -1,6 +1,5 @@
 """tokenizer.fast_encode: the chunk-cached encoder gives SentencePiece's ids exactly, or encodes plainly."""
 import dataclasses
-import gzip
 import random
 from pathlib import Path
 
@@ -14,10 +13,10 @@ from hypothesis import strategies as st
 from corpus.shards import local_parquet_files
 from tokenizer.encode import encode_texts
 from tokenizer.fast_encode import SPACE, ChunkEncoder, chunk_safety, text_keys
+from tests.shared_inputs import reference_lines
 from tokenizer.sp_proto import read_settings
 from tokenizer.train import train_tokenizer
 
-REFERENCE = Path(__file__).parent / "data" / "reference"
 # lines with runs of spaces and tabs, so the model learns whitespace-only pieces ("▁▁", "▁▁▁▁") and "▁\t"
 INDENTED = ["    indented code  here", "a  b   c    d", "\tx\ty", "x = 1   # comment", "  two  spaces  "] * 60
 EDGES = ["", " ", "   ", "\n", "\n\n", " \n ", "x", "leading", " leading space", "trailing space ", "two  spaces",
@@ -26,18 +25,10 @@ EDGES = ["", " ", "   ", "\n", "\n\n", " \n ", "x", "leading", " leading space",
          "中文 日本語 한국어", "\x00\x01 controls", "e\u0301 combining", "trailing\t", "  \n  \n"]
 
 
-def _lines(per_language: int) -> list[str]:
-    lines = []
-    for lang in ("en", "fr", "de"):
-        with gzip.open(REFERENCE / f"{lang}.txt.gz", "rt", encoding="utf-8") as f:
-            lines += [line.rstrip("\n") for _, line in zip(range(per_language), f)]
-    return lines
-
-
 def _train(folder: Path, name: str, **overrides) -> str:
     text = folder / "train.txt"
     if not text.exists():
-        text.write_text("\n".join(_lines(1200) + INDENTED) + "\n", encoding="utf-8")
+        text.write_text("\n".join(reference_lines(1200) + INDENTED) + "\n", encoding="utf-8")
     return str(train_tokenizer([text], 1500, folder / f"{name}.model", threads=1, **overrides))
 
 
@@ -64,7 +55,7 @@ def test_llama_settings_take_the_chunk_path_and_match_on_documents_and_edges(lla
     encoder = ChunkEncoder(sp, model)
     assert encoder.exact_reason is None
     assert any(set(sp.id_to_piece(i)) == {SPACE} and len(sp.id_to_piece(i)) > 1 for i in range(sp.get_piece_size()))
-    lines = _lines(600)[::-1]  # mostly other lines than the training text's first ones
+    lines = reference_lines(600)[::-1]  # mostly other lines than the training text's first ones
     documents = ["\n".join(lines[i:i + 12]) for i in range(0, len(lines), 12)]
     _assert_same(encoder, sp, documents + EDGES + documents)  # the second copy is served from the cache
     _assert_same(encoder, sp, [])
@@ -137,7 +128,7 @@ def test_sample_corpus_with_the_tokenizer_train_model(sample_run, tokenizer_mode
 
 def test_models_that_merge_across_spaces_encode_plainly(tmp_path, llama):
     sp, model = llama
-    text = EDGES + ["\n".join(_lines(200)[::-1])]
+    text = EDGES + ["\n".join(reference_lines(200)[::-1])]
     cases = {"remove_extra_whitespaces": _train(tmp_path, "squeeze", remove_extra_whitespaces=True),
              "piece": _train(tmp_path, "across", split_by_whitespace=False),
              "normalizer_name": _train(tmp_path, "nfkc", normalization_rule_name="nfkc")}

@@ -1,7 +1,5 @@
 """tokenizer.json built from our SentencePiece model: same ids (with BOS) and decodes in transformers' AutoTokenizer."""
-import gzip
 import shutil
-from pathlib import Path
 
 import pytest
 import sentencepiece as spm
@@ -10,21 +8,13 @@ from hypothesis import strategies as st
 
 from tokenizer.hf_tokenizer import (SPECIALS, UnsupportedTokenizer, bpe_merges, build_tokenizer_json, check_settings,
                                     tokenizer_config)
+from tests.shared_inputs import reference_lines
 from tokenizer.sp_proto import ModelFileError, read_settings
 from tokenizer.train import train_tokenizer
 
-REFERENCE = Path(__file__).parent / "data" / "reference"
 EDGES = ["", " ", "   ", " leading space", "trailing space ", "two  spaces", "\n", "a\nb", "\t tab", "x\r\ny",
          "digits 1234567890", "3.14159", "emoji 🦙🚀 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "NBSP\u00a0here", "zero\u200bwidth", "▁ literal",
          "ﬁ ligature and ｆｕｌｌ width", "e\u0301 combining", "中文 日本語 한국어", "العربية", "\x00\x01 controls"]
-
-
-def _documents(per_language: int) -> list[str]:
-    lines = []
-    for lang in ("en", "fr", "de"):
-        with gzip.open(REFERENCE / f"{lang}.txt.gz", "rt", encoding="utf-8") as f:
-            lines += [line.rstrip("\n") for _, line in zip(range(per_language), f)]
-    return lines
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +24,7 @@ def tok(tmp_path_factory):
 
     work = tmp_path_factory.mktemp("hf_tok")
     text = work / "train.txt"
-    text.write_text("\n".join(_documents(1500)) + "\n", encoding="utf-8")
+    text.write_text("\n".join(reference_lines(1500)) + "\n", encoding="utf-8")
     model = train_tokenizer([text], 1500, work / "tok.model", threads=1)
     folder = work / "hf"
     folder.mkdir()
@@ -56,7 +46,7 @@ def _mismatch(sp, hf, text: str):
 
 def test_documents_and_edge_cases_match_sentencepiece(tok):
     sp, hf, _ = tok
-    texts = _documents(400)[::-1] + EDGES  # other lines than most of the training text's
+    texts = reference_lines(400)[::-1] + EDGES  # other lines than most of the training text's
     problems = [m for m in (_mismatch(sp, hf, t) for t in texts) if m]
     assert not problems, problems[:5]
     assert type(hf).__name__ in ("PreTrainedTokenizerFast", "TokenizersBackend") and hf.bos_token_id == 1
@@ -94,7 +84,7 @@ def test_settings_are_read_from_the_model_file(tok):
 
 def test_a_normalising_model_is_refused_naming_it_and_the_settings(tmp_path):
     text = tmp_path / "t.txt"
-    text.write_text("\n".join(_documents(300)) + "\n", encoding="utf-8")
+    text.write_text("\n".join(reference_lines(300)) + "\n", encoding="utf-8")
     model = train_tokenizer([text], 400, tmp_path / "nfkc.model", threads=1,
                             normalization_rule_name="nmt_nfkc", remove_extra_whitespaces=True)
     with pytest.raises(UnsupportedTokenizer) as err:
