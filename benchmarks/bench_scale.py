@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from typing import Optional
 import os
 import platform
 import shutil
@@ -112,13 +113,26 @@ def run_stages(args, corpus: Path, work: Path) -> list[Stage]:
     return stages
 
 
-def duplicate_share(corpus: Path) -> float:
-    """Share of the corpus's documents that are planted exact or near copies, from its ground truth."""
+def duplicate_share(corpus: Path) -> Optional[float]:
+    """Share of the corpus's documents that are planted exact or near copies, from its ground truth (None
+    without one)."""
+    if not (corpus / "truth.jsonl").is_file():
+        return None
     planted = Counter()
     with open(corpus / "truth.jsonl", encoding="utf-8") as f:
         for line in f:
             planted[json.loads(line)["planted"]] += 1
     return (planted["exact_dup"] + planted["near_dup"]) / max(1, sum(planted.values()))
+
+
+def copies_note(share: Optional[float]) -> str:
+    """What the corpus's share of planted copies means for the figures ('' when unknown)."""
+    if share is None:
+        return ""
+    return (f" {share:.0%} of its documents are planted exact or near copies (the real text the generator draws "
+            f"from is short of the size), so line dedup leaves little for LID and perplexity, and CPU-seconds per MB "
+            f"of WET text sit below what a real crawl costs: take the per-TB rows as a lower bound and the CCNet "
+            f"throughput section's corpus for the per-MB cost of ordinary text.")
 
 
 def report(args, corpus: Path, stages: list[Stage], wet_mb: float) -> list[str]:
@@ -129,11 +143,7 @@ def report(args, corpus: Path, stages: list[Stage], wet_mb: float) -> list[str]:
         "",
         f"Machine: {machine()}. Python {platform.python_version()}. Corpus: {len(list((corpus / 'wet').glob('*.gz')))} "
         f"WET files from make_wet_corpus.py (--fill-with-variants), {wet_mb:,.0f} MB of WET text. Default local "
-        f"runner, {args.workers} workers. One run, {time.strftime('%Y-%m-%d')}. {duplicate_share(corpus):.0%} of its "
-        f"documents are planted exact or near copies (the real text the generator draws from is short of the size), "
-        f"so line dedup leaves little for LID and perplexity, and CPU-seconds per MB of WET text sit below what a "
-        f"real crawl costs: take the per-TB rows as a lower bound and the CCNet throughput section's corpus for "
-        f"the per-MB cost of ordinary text.",
+        f"runner, {args.workers} workers. One run, {time.strftime('%Y-%m-%d')}.{copies_note(duplicate_share(corpus))}",
         "",
         "Stage input MB: text the stage read (ccnet: the WET text; dedup and tokenize: the characters the previous "
         "stage wrote). CPU s: user + system of the whole process tree. Scratch peak: the largest size OUT/_temporary "
