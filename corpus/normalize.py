@@ -57,12 +57,18 @@ def normalize_lines_for_dedup(lines: list[str]) -> list[str]:
     """`normalize_for_dedup` of each line, done on the joined text in a few C-level passes."""
     if not lines:
         return []
-    joined = "\n".join(line.strip() for line in lines).lower()
+    return normalize_joined_for_dedup(lines).decode("utf-8", "surrogatepass").split("\n")
+
+
+def normalize_joined_for_dedup(lines: list[str]) -> bytes:
+    """UTF-8 of the newline-joined `normalize_for_dedup` forms of `lines`, never building a string per line
+    (what line hashing and exact keys consume)."""
+    joined = "\n".join(map(str.strip, lines)).lower()
     if joined.isascii():
-        return joined.translate(_ASCII_DEDUP).split("\n")
+        return joined.translate(_ASCII_DEDUP).encode("ascii")
     data = joined.encode("utf-8", "surrogatepass").translate(_ASCII_DIGITS_TO_ZERO, _ASCII_CONTROLS_BUT_NEWLINE)
     pattern, replace = _editor("dedup")
-    return pattern.sub(replace, data).decode("utf-8", "surrogatepass").split("\n")
+    return pattern.sub(replace, data)
 
 
 def _nonspacing_marks() -> dict[int, None]:

@@ -11,9 +11,15 @@ Modes:
 from __future__ import annotations
 
 import hashlib
+
 import numpy as np
 
-from corpus.normalize import normalize_for_dedup, normalize_lines_for_dedup
+from corpus.normalize import normalize_for_dedup, normalize_joined_for_dedup
+
+try:
+    from dedup._shingle import sha1_lines as _sha1_lines
+except ImportError:  # built by `pip install`; the hashlib path gives the same values
+    _sha1_lines = None
 
 MODES = ("ccnet", "keep-first")
 
@@ -24,10 +30,17 @@ def line_hash(line: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def line_hashes(lines: list[str]) -> np.ndarray:
-    """uint64 hashes of lines, in order (one C-level buffer; no per-line Python ints kept)."""
-    sha1 = hashlib.sha1
-    digests = b"".join(sha1(l.encode("utf-8")).digest()[:8] for l in normalize_lines_for_dedup(lines))
+def line_hashes(lines: list[str], native: bool = True) -> np.ndarray:
+    """uint64 hashes of lines, in order: the normalised lines are hashed as one joined buffer in C
+    (dedup/_shingle.c), or with hashlib when `native` is False or the extension is missing."""
+    if not lines:
+        return np.zeros(0, dtype=np.uint64)
+    joined = normalize_joined_for_dedup(lines)
+    if native and _sha1_lines is not None:
+        digests = _sha1_lines(joined)
+    else:
+        sha1 = hashlib.sha1
+        digests = b"".join(sha1(line).digest()[:8] for line in joined.split(b"\n"))
     return np.frombuffer(digests, dtype="<u8").astype(np.uint64, copy=False)
 
 

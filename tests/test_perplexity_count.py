@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from filters.perplexity import MultiLanguageScorer, perplexity_from_score, token_count
+import sys
+
+from filters.perplexity import _OTHER_WHITESPACE, MultiLanguageScorer, perplexity_from_score, token_count
 from tests.test_pipeline_shape import SAMPLE
 from pipelines.steps.ccnet import wet_documents
 
-PIECE = st.one_of(st.text(max_size=4), st.sampled_from(["", " ", "\xa0", "\u3000", "▁the", "a b", "\x1c", "\t"]))
+PIECE = st.one_of(st.text(max_size=4), st.sampled_from(["", " ", "  ", "\xa0", "\u3000", "\u2028", "▁the", "a b", "\x1c", "\t"]))
 
 
 @settings(max_examples=500, deadline=None)
@@ -15,6 +17,11 @@ PIECE = st.one_of(st.text(max_size=4), st.sampled_from(["", " ", "\xa0", "\u3000
 def test_token_count_equals_split(pieces):
     line = " ".join(pieces)
     assert token_count(line, pieces) == len(line.split()) + 1
+
+
+def test_other_whitespace_is_every_whitespace_code_point_but_space():
+    every = tuple(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c != " ")
+    assert _OTHER_WHITESPACE == every
 
 
 def test_scores_equal_the_split_formula(models_dir):

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from corpus.counters import Counters
 from corpus.document import Document, address, file_of, row_of
-from corpus.normalize import normalize_lines_for_dedup
+from corpus.normalize import normalize_joined_for_dedup
 from corpus.faults import Fault
 from corpus.shards import Target
 from corpus.wet import MalformedInput
@@ -118,8 +118,7 @@ def load(items: Iterable[Union[Document, Fault]], path: str, cfg: DedupConfig, c
 
 def exact_key(text: str) -> bytes:
     """Hash of the CCNet-normalised full text: equal for documents that differ only in case, digits, punctuation."""
-    normalized = "\n".join(normalize_lines_for_dedup(text.split("\n")))
-    return hashlib.sha1(normalized.encode("utf-8")).digest()[:12]
+    return hashlib.sha1(normalize_joined_for_dedup(text.split("\n"))).digest()[:12]
 
 
 def keep_key(doc: Document, node: int, rule: str) -> tuple:
@@ -181,9 +180,9 @@ def spill_file(items: Iterable[Union[Document, Fault]], path: str, file_idx: int
         if not hashes.size:
             continue  # no words: nothing to compare (exact dedup already merged such documents)
         sets.add(node, hashes, band_digests(hasher.hashes_signature(hashes), bands, rows))
-    offsets = sets.save(file_idx, open_target)
+    sets.save(file_idx, open_target)
     groups = spill.save_exact(exact, file_idx, shards, open_target)
-    return spill.FileSpill(file_idx, offsets, groups, len(sets.nodes), read_docs, read_chars)
+    return spill.FileSpill(file_idx, groups, len(sets.nodes), read_docs, read_chars)
 
 
 def exact_members(table, paths: dict[int, str], rule: str) -> Iterator[list[tuple]]:
@@ -212,28 +211,25 @@ def exact_shard(shard: int, spills: Sequence[spill.FileSpill], cfg: DedupConfig,
                 open_target: Callable[[str], Target]) -> list[tuple[int, int]]:
     """Exact and id decisions of one hash shard from every file's rows there, written as scratch; an
     edge (larger node, smaller node) from each exact duplicate to its group's kept member, so that
-    connected components put an exact group in the near-duplicate cluster of its kept member."""
+    connected components put an exact group in the near-duplicate cluster of its kept member (which
+    therefore names the cluster of every exact decision but duplicate_id, whose rows get no cluster row)."""
     table = pa.concat_tables([spill.read_exact(s, shard, open_file) for s in spills] or
                              [spill.EXACT_SCHEMA.empty_table()])
     paths = {idx: path for idx, path, _ in cfg.units}
     decisions, edges = [], []
     for members in exact_members(table, paths, cfg.keep):
-        decisions += [(address(f, row), reason, cluster) for f, (row, reason, cluster) in exact_decisions(members)]
+        decisions += [(address(f, row), reason) for f, (row, reason, _) in exact_decisions(members)]
         if members[0][0] >= 0:
             best = min(members, key=lambda m: m[1])[0]
             edges += [(max(m[0], best), min(m[0], best)) for m in members if m[0] != best]
-    spill.write_decisions(shard, decisions, open_target)
+    spill.write_decisions(shard, decisions, max((idx for idx, _, _ in cfg.units), default=-1) + 1, open_target)
     return edges
 
 
 def exact_dropped(shards: int, open_file: spill.Opener) -> np.ndarray:
     """Sorted nodes of every document the exact stage dropped as exact_duplicate (they get no band)."""
-    parts = []
-    for shard in range(shards):
-        table = spill.read_decisions(shard, open_file)
-        nodes = table.column("node").to_numpy()
-        parts.append(nodes[np.asarray(table.column("reason").to_pylist()) == "exact_duplicate"]
-                     if len(nodes) else nodes)
+    exact = spill.REASONS.index("exact_duplicate")
+    parts = [d["node"][d["reason"] == exact] for d in (spill.read_decisions(s, open_file) for s in range(shards))]
     return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
 
@@ -256,25 +252,27 @@ def bucket_pairs(entries: np.ndarray) -> np.ndarray:
 
 
 def candidate_shard(shard: int, spills: Sequence[spill.FileSpill], shards: int, open_file: spill.Opener,
-                    open_target: Callable[[str], Target]) -> tuple[int, ...]:
-    """Candidate pairs of one band shard (exact duplicates left out), written by verification shard;
-    their offsets (spill.save_pairs)."""
+                    open_target: Callable[[str], Target]) -> int:
+    """Candidate pairs of one band shard (exact duplicates left out), written by verification shard
+    (spill.save_pairs); how many."""
     entries = np.concatenate([spill.read_bands(s, shard, open_file) for s in spills] or
                              [np.empty(0, dtype=spill.BAND_DTYPE)])
     entries = entries[~np.isin(entries["node"], exact_dropped(shards, open_file))]
-    return spill.save_pairs(shard, bucket_pairs(entries), shards, open_target)
+    pairs = bucket_pairs(entries)
+    spill.save_pairs(shard, pairs, shards, open_target)
+    return len(pairs)
 
 
-def verify_shard(shard: int, pair_offsets: Sequence[tuple[int, tuple[int, ...]]], cfg: DedupConfig,
-                 open_file: spill.Opener) -> Iterator[tuple[int, int]]:
-    """Edges (larger node, smaller node) of one verification shard: its candidate pairs from every band
-    shard, each verified on the exact shingle-hash sets (dedup.lsh.verified)."""
-    pairs = np.concatenate([spill.read_pairs(band, offsets, shard, open_file) for band, offsets in pair_offsets] or
+def verify_shard(shard: int, band_shards: int, cfg: DedupConfig, open_file: spill.Opener
+                 ) -> Iterator[tuple[int, int]]:
+    """Edges (larger node, smaller node) of one verification shard: its candidate pairs from every one of
+    `band_shards` band shards, each verified on the exact shingle-hash sets (dedup.lsh.verified)."""
+    pairs = np.concatenate([spill.read_pairs(band, shard, open_file) for band in range(band_shards)] or
                            [np.empty((0, 2), dtype=np.int64)])
     if not len(pairs):
         return
     pairs = np.unique(pairs, axis=0)
-    sets = spill.SetReader(open_file).load(pairs.ravel(), file_of)
+    sets = spill.SetReader(open_file).load(pairs.ravel())
     for a, b in pairs.tolist():
         if verified(sets[a], sets[b], cfg.threshold, cfg.granularity):
             yield (b, a)
@@ -290,12 +288,13 @@ def member_keys(members: Iterable[tuple[int, int]], spill_of: spill.FileSpill, r
 
 
 def file_exact_decisions(file_idx: int, shards: int, open_file: spill.Opener) -> list[tuple[int, str, str]]:
-    """(row, reason, cluster id) of one file's exact-stage decisions, from every shard's scratch."""
-    lo, hi = address(file_idx, 0), address(file_idx + 1, 0)
+    """(row, reason, "") of one file's exact-stage decisions: its slice of every shard's scratch (the cluster
+    id comes from the near-duplicate clusters, see exact_shard)."""
     out = []
     for shard in range(shards):
-        cols = spill.read_decisions(shard, open_file, lo, hi).to_pydict()
-        out.extend((row_of(n), r, c) for n, r, c in zip(cols["node"], cols["reason"], cols["cluster"]))
+        part = spill.read_decisions(shard, open_file, file_idx)
+        rows, reasons = row_of(part["node"]).tolist(), part["reason"].tolist()
+        out.extend((row, spill.REASONS[r], "") for row, r in zip(rows, reasons))
     return out
 
 
