@@ -13,7 +13,7 @@ NATIVE_FASTTEXT ?= 1
 NATIVE_FLAGS    := -O3 -march=native -funroll-loops
 FASTTEXT_PKG    := fasttext-predict==0.9.2.4
 
-$(STAMP): pyproject.toml setup.py dedup/_shingle.c
+$(STAMP): pyproject.toml setup.py dedup/_shingle.c corpus/_normalize.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[test,train]'
 	@if [ "$(NATIVE_FASTTEXT)" = 1 ]; then \

@@ -7,15 +7,23 @@ Two flavours, as cc_net/text_normalizer.py defines them:
   Unicode punctuation mapped to ASCII, control characters (newlines too) removed.
 
 The fast forms avoid per-character Python work: ASCII text goes through one `str.translate`
-(CPython's ASCII fast path); other text is edited as UTF-8 bytes, where ASCII digits and controls
-are single bytes (`bytes.translate`) and the few non-ASCII characters to change are found by a
-regex over their UTF-8 encodings, built as a byte trie so that most bytes cost one bitmap test.
+(CPython's ASCII fast path); other text is edited as UTF-8 bytes in one C pass (corpus/_normalize.c)
+that replaces or deletes every character of the flavour's table. Without the extension the same
+edit runs as `bytes.translate` for ASCII digits and controls plus a regex over the UTF-8 encodings
+of the non-ASCII characters to change, built as a byte trie.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from typing import Callable, Optional
+
+import numpy as np
+
+try:
+    from corpus._normalize import edit as _edit
+except ImportError:  # built by `pip install`; the regex path gives the same text
+    _edit = None
 
 # CCNet's fixed table of Unicode punctuation and its ASCII replacement.
 UNICODE_PUNCT: dict[str, str] = {
@@ -66,9 +74,7 @@ def normalize_joined_for_dedup(lines: list[str]) -> bytes:
     joined = "\n".join(map(str.strip, lines)).lower()
     if joined.isascii():
         return joined.translate(_ASCII_DEDUP).encode("ascii")
-    data = joined.encode("utf-8", "surrogatepass").translate(_ASCII_DIGITS_TO_ZERO, _ASCII_CONTROLS_BUT_NEWLINE)
-    pattern, replace = _editor("dedup")
-    return pattern.sub(replace, data)
+    return _edit_utf8(joined.encode("utf-8", "surrogatepass"), "dedup")
 
 
 def _nonspacing_marks() -> dict[int, None]:
@@ -97,9 +103,44 @@ def normalize(text: str) -> str:
     if text.isascii():
         return text.translate(_ASCII_PERPLEXITY)
     data = unicodedata.normalize("NFD", text).encode("utf-8", "surrogatepass")
-    data = _marks().sub(b"", data).translate(_ASCII_DIGITS_TO_ZERO, _ASCII_CONTROLS)
-    pattern, replace = _editor("perplexity")
-    return pattern.sub(replace, data).decode("utf-8", "surrogatepass")
+    return _edit_utf8(data, "perplexity").decode("utf-8", "surrogatepass")
+
+
+def _edit_utf8(data: bytes, flavour: str) -> bytes:
+    """The flavour's character edits on lowercased UTF-8 (NFD for perplexity): ASCII digits to 0 and
+    controls removed (dedup keeps newlines), then the non-ASCII changes; perplexity also drops nonspacing marks."""
+    if _edit is not None:
+        return _edit(data, *_c_table(flavour))
+    if flavour == "perplexity":
+        data = _marks().sub(b"", data).translate(_ASCII_DIGITS_TO_ZERO, _ASCII_CONTROLS)
+    else:
+        data = data.translate(_ASCII_DIGITS_TO_ZERO, _ASCII_CONTROLS_BUT_NEWLINE)
+    pattern, replace = _editor(flavour)
+    return pattern.sub(replace, data)
+
+
+def _c_table(flavour: str) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """corpus/_normalize.c's table of a flavour: (ascii map, code point bitmap, code points, offsets,
+    replacements); built once each. One pass equals the sequential edits: no mark is a digit, a
+    punctuation or a control character, and no replacement contains a character the table changes."""
+    key = f"c-{flavour}"
+    if key not in _BUILT:
+        deleted = _ASCII_CONTROLS if flavour == "perplexity" else _ASCII_CONTROLS_BUT_NEWLINE
+        ascii_map = bytes(range(128)).translate(_ASCII_DIGITS_TO_ZERO)
+        ascii_map = bytes(0xFF if b in deleted else m for b, m in enumerate(ascii_map))
+        punct = UNICODE_PUNCT if flavour == "perplexity" else dict.fromkeys(UNICODE_PUNCT, "")
+        changes = {ord(c): r for c, r in _non_ascii_changes(punct).items()}
+        if flavour == "perplexity":
+            changes.update(dict.fromkeys(_nonspacing_marks(), ""))
+        cps = np.array(sorted(changes), dtype="<u4")
+        reps = [changes[c].encode("utf-8") for c in cps.tolist()]
+        offsets = np.zeros(cps.size + 1, dtype="<u4")
+        offsets[1:] = np.cumsum([len(r) for r in reps])
+        present = np.zeros(0x110000, dtype=bool)
+        present[cps] = True
+        _BUILT[key] = (ascii_map, np.packbits(present, bitorder="little").tobytes(), cps.tobytes(),
+                       offsets.tobytes(), b"".join(reps))
+    return _BUILT[key]
 
 
 def _utf8_trie(encodings: list[bytes]) -> bytes:
