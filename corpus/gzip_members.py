@@ -10,6 +10,9 @@ from corpus.window import ByteWindow
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 FEED = 16384
+RUN = 1 << 16
+"""Decompressed bytes of small members passed on together (see `_small_members`)."""
+WBITS = 16 + zlib.MAX_WBITS
 MEMBER_HOLD = 32 << 20
 """Decompressed bytes of one member held back until it proves intact; a larger member (not CommonCrawl's
 shape) is passed on as it decompresses, so memory stays bounded, and a fault in it comes after its start."""
@@ -36,7 +39,14 @@ def gzip_members(w: ByteWindow, faults: list[tuple[int, Fault]]) -> Iterator[byt
                 return
             pos = nxt
             continue
-        dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        run, stop = _small_members(w, pos)
+        if stop > pos:
+            if run:
+                yield run
+                out += len(run)
+            pos = stop
+            continue
+        dec = zlib.decompressobj(WBITS)
         held: list[bytes] = []
         size = 0
         fed = pos
@@ -66,3 +76,36 @@ def gzip_members(w: ByteWindow, faults: list[tuple[int, Fault]]) -> Iterator[byt
             yield b"".join(held)
             out += size
         pos = fed - len(dec.unused_data)
+
+
+def _small_members(w: ByteWindow, pos: int) -> tuple[bytes, int]:
+    """(decompressed bytes, offset where it stopped) of the consecutive gzip members from `pos` on that
+    each end exactly where the next gzip magic starts, within FEED bytes, up to about RUN bytes out;
+    nothing consumed when stop == pos.
+
+    CommonCrawl's members are a few KB each: fed in one piece that stops at the next member, a
+    member decompresses without copying the bytes after it, to the same bytes (and the same offset
+    of the next member) as fed FEED bytes at a time, and one run of them reaches the parser as one
+    piece. Anything else (a false magic inside the compressed data, a corrupt, truncated or last
+    member) is left to the general path in `gzip_members`.
+    """
+    parts: list[bytes] = []
+    size = 0
+    start = pos
+    while size < RUN:
+        nxt = w.find_before(GZIP_MAGIC, pos + 1, pos + FEED + 1)
+        if nxt < 0:
+            break
+        dec = zlib.decompressobj(WBITS)
+        try:
+            whole = dec.decompress(w.get(pos, nxt))
+        except zlib.error:
+            break
+        if not dec.eof or dec.unused_data:
+            break
+        parts.append(whole)
+        size += len(whole)
+        pos = nxt
+    if pos == start:
+        return b"", start
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), pos

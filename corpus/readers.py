@@ -15,7 +15,7 @@ from corpus.faults import Fault
 from corpus.jsonl import stream_jsonl
 from corpus.parquet_input import stream_parquet
 from corpus.ranges import read_range, split_ranges
-from corpus.wet import WetRecord, header, stream_wet, warc_date
+from corpus.wet import WetRecord, header, stream_wet
 
 __all__ = ["JSONL_SUFFIXES", "WET_SUFFIXES", "input_kind", "wet_document", "open_local", "stream_documents",
            "enumerate_documents", "split_ranges", "read_documents"]
@@ -23,6 +23,8 @@ __all__ = ["JSONL_SUFFIXES", "WET_SUFFIXES", "input_kind", "wet_document", "open
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".json")
 WET_SUFFIXES = (".warc.wet", ".warc.wet.gz", ".wet", ".wet.gz")
 Item = Union[Document, Fault]
+DOCUMENT_FIELDS = ("WARC-Target-URI", "WARC-Block-Digest", "WARC-Record-ID", "WARC-Date")
+"""The headers a document takes from its record: written as named, else matched regardless of case."""
 
 
 def input_kind(path: str) -> str:
@@ -43,13 +45,14 @@ def wet_document(rec: WetRecord, source: str = "cc") -> Document:
     A record with neither URL nor digest is identified by its WARC-Record-ID, else by a
     SHA-1 of its text, so that such records keep distinct, reproducible ids.
     """
-    url = header(rec.headers, "WARC-Target-URI") or None
-    digest = header(rec.headers, "WARC-Block-Digest") or None
-    record_id = header(rec.headers, "WARC-Record-ID")
+    h = rec.headers
+    url, digest, record_id, date = [h[name] if name in h else header(h, name) for name in DOCUMENT_FIELDS]
+    url = url or None
+    digest = digest or None
     fallback = None if url or digest else f"record-id:{record_id}" if record_id else content_digest(rec.text)
     meta = {"warc_record_id": record_id, "digest": digest}
     return Document(id=document_id(source, url, digest, fallback), source=source, text=rec.text, url=url,
-                    date=warc_date(rec.headers), meta=meta)
+                    date=date or None, meta=meta)
 
 
 def open_local(path: str) -> BinaryIO:

@@ -23,6 +23,8 @@ __all__ = ["Fault", "MalformedInput", "report_fault", "GZIP_MAGIC", "WetRecord",
 
 WARC_PREFIX = b"WARC/"
 RECORD_END = b"\r\n\r\n"
+NEXT_RECORD = RECORD_END + WARC_PREFIX
+"""What follows a record's body when its Content-Length is right and another record comes next."""
 CONVERSION = ("conversion",)
 
 
@@ -36,13 +38,17 @@ class WetRecord:
 
 
 def _parse_headers(block: bytes) -> dict[str, str]:
+    """The `name: value` fields of a header block's CRLF-separated lines after the first (`WARC/1.0`),
+    names as written, a repeated name keeping its last value; lines without a colon are ignored.
+
+    The block is decoded once: UTF-8 never ends an invalid sequence's replacement inside an ASCII
+    byte, so decoding the whole block equals decoding each name and value apart.
+    """
     headers: dict[str, str] = {}
-    for line in block.split(b"\r\n")[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(b":")
+    for line in block.decode("utf-8", "replace").split("\r\n")[1:]:
+        name, sep, value = line.partition(":")
         if sep:
-            headers[name.decode("utf-8", "replace").strip()] = value.decode("utf-8", "replace").strip()
+            headers[name.strip()] = value.strip()
     return headers
 
 
@@ -103,11 +109,14 @@ def _record_at(w: ByteWindow, pos: int, record_types: tuple[str, ...]
         return fault, _next_record_start(w, body_start)
     body_end = body_start + length
     next_start = body_end + 4
-    complete = w.fill(body_end)
-    consistent = complete and (
-        (w.get(body_end, next_start) == RECORD_END
-         and (not w.fill(next_start + 1) or w.startswith(WARC_PREFIX, next_start)))
-        or w.rest_is(body_end, None))
+    if w.get(body_end, next_start + len(WARC_PREFIX)) == NEXT_RECORD:
+        complete = consistent = True
+    else:
+        complete = w.fill(body_end)
+        consistent = complete and (
+            (w.get(body_end, next_start) == RECORD_END
+             and (not w.fill(next_start + 1) or w.startswith(WARC_PREFIX, next_start)))
+            or w.rest_is(body_end, None))
     if not consistent:
         if not complete:
             fault = Fault(pos, f"record truncated: Content-Length {length} runs past the end "
@@ -123,7 +132,7 @@ def _record_at(w: ByteWindow, pos: int, record_types: tuple[str, ...]
     if wtype not in record_types:
         return None, next_start
     try:
-        text = w.get(body_start, body_end).decode("utf-8")
+        text = w.text(body_start, body_end)
     except UnicodeDecodeError as exc:
         return Fault(pos, f"invalid UTF-8 in record body at byte {body_start + exc.start}: {exc.reason}"), next_start
     return WetRecord(pos, headers, text), next_start

@@ -17,23 +17,24 @@ def file_chunks(f: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
 
 
 class ByteWindow:
-    """Bytes of a stream from absolute offset `base` on: read on demand, forgotten by `drop`."""
+    """Bytes of a stream from absolute offset `base` on: read on demand, forgotten by `drop`.
+
+    `base` and `end` (just past the bytes read so far) are plain attributes, kept up to date by
+    reading and dropping, because parsers consult them once or more per record.
+    """
 
     def __init__(self, chunks: Iterable[bytes], base: int = 0):
         self._chunks = iter(chunks)
         self._buf = bytearray()
         self.base = base
-
-    @property
-    def end(self) -> int:
-        """Absolute offset just past the bytes read so far."""
-        return self.base + len(self._buf)
+        self.end = base
 
     def _more(self) -> bool:
         """Append the next non-empty chunk; False at the end of the stream."""
         for chunk in self._chunks:
             if chunk:
                 self._buf += chunk
+                self.end += len(chunk)
                 return True
         return False
 
@@ -46,10 +47,20 @@ class ByteWindow:
 
     def get(self, start: int, stop: int) -> bytes:
         """Bytes [start, stop), cut short at the end of the stream like a slice."""
-        self.fill(stop)
-        return bytes(self._buf[start - self.base:stop - self.base])
+        if stop > self.end:
+            self.fill(stop)
+        base = self.base
+        return bytes(self._buf[start - base:stop - base])
+
+    def text(self, start: int, stop: int) -> str:
+        """Bytes [start, stop) decoded as strict UTF-8 (UnicodeDecodeError positions are relative to `start`)."""
+        if stop > self.end:
+            self.fill(stop)
+        base = self.base
+        return self._buf[start - base:stop - base].decode("utf-8")
 
     def startswith(self, prefix: bytes, at: int) -> bool:
+        """True when the bytes at `at` begin with `prefix`."""
         return self.get(at, at + len(prefix)) == prefix
 
     def find(self, pattern: bytes, start: int, forget: bool = False) -> int:
@@ -67,6 +78,13 @@ class ByteWindow:
                 self.drop(scan)
             if not self._more():
                 return -1
+
+    def find_before(self, pattern: bytes, start: int, stop: int) -> int:
+        """Offset of the first `pattern` that begins in [start, stop), or -1; reads only what that needs."""
+        self.fill(stop + len(pattern) - 1)
+        base = self.base
+        idx = self._buf.find(pattern, start - base, stop - base + len(pattern) - 1)
+        return -1 if idx < 0 else idx + base
 
     def rest_is(self, start: int, chars: Optional[bytes]) -> bool:
         """True when every byte from `start` to the end of the stream is in `chars` (None: whitespace)."""
