@@ -28,10 +28,20 @@ def encode(records: np.ndarray, partitions: np.ndarray, n_partitions: int) -> by
     if partitions.size and (partitions.min() < 0 or partitions.max() >= n_partitions):
         raise ValueError(f"spill: partition ids must lie in 0..{n_partitions - 1}")
     order = np.argsort(partitions, kind="stable")
-    offsets = np.zeros(n_partitions + 1, dtype="<i8")
-    np.cumsum(np.bincount(partitions, minlength=n_partitions), out=offsets[1:])
-    head = MAGIC + np.asarray([n_partitions, records.dtype.itemsize], dtype="<i8").tobytes()
-    return b"".join((head, offsets.tobytes(), np.ascontiguousarray(records[order]).tobytes()))
+    return encode_counts(records[order], np.bincount(partitions, minlength=n_partitions))
+
+
+def encode_counts(records: np.ndarray, counts: np.ndarray) -> bytes:
+    """The spill file of `records` already in partition order: the first counts[0] in partition 0,
+    the next counts[1] in partition 1, and so on (no sort, no per-record partition array)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if records.ndim != 1 or counts.ndim != 1 or (counts < 0).any() or int(counts.sum()) != records.shape[0]:
+        raise ValueError(f"spill: partition counts (sum {int(counts.sum())}) must cover the "
+                         f"{records.shape[0]} records exactly")
+    offsets = np.zeros(counts.size + 1, dtype="<i8")
+    np.cumsum(counts, out=offsets[1:])
+    head = MAGIC + np.asarray([counts.size, records.dtype.itemsize], dtype="<i8").tobytes()
+    return b"".join((head, offsets.tobytes(), np.ascontiguousarray(records).tobytes()))
 
 
 def _int64s(f: BinaryIO, pos: int, count: int, name: str) -> np.ndarray:
@@ -46,17 +56,62 @@ def read_partitions(f: BinaryIO, dtype: np.dtype, lo: int, hi: int, name: str = 
     """The records of partitions lo .. hi - 1 of an open spill file (seekable), in file order; reads
     only the index entries and the byte range it needs. `name` names the file in errors."""
     dtype = np.dtype(dtype)
+    n_partitions = _header(f, dtype, name)
+    _check_range(lo, hi, n_partitions, name)
+    start, end = _int64s(f, _HEADER + 8 * lo, 1, name)[0], _int64s(f, _HEADER + 8 * hi, 1, name)[0]
+    return _records(f, dtype, _HEADER + 8 * (n_partitions + 1), int(start), int(end), name)
+
+
+def read_all(f: BinaryIO, dtype: np.dtype, name: str = "spill file") -> np.ndarray:
+    """Every record of an open spill file, in file order; reads two index entries, however many
+    partitions the file has."""
+    dtype = np.dtype(dtype)
+    n_partitions = _header(f, dtype, name)
+    end = int(_int64s(f, _HEADER + 8 * n_partitions, 1, name)[0])
+    return _records(f, dtype, _HEADER + 8 * (n_partitions + 1), 0, end, name)
+
+
+def _header(f: BinaryIO, dtype: np.dtype, name: str) -> int:
+    """Check an open spill file's magic and record size against `dtype`; its partition count."""
     f.seek(0)
     if f.read(len(MAGIC)) != MAGIC:
         raise ValueError(f"{name}: not a spill file (bad magic)")
     n_partitions, itemsize = _int64s(f, len(MAGIC), 2, name).tolist()
     if itemsize != dtype.itemsize:
         raise ValueError(f"{name}: records are {itemsize} bytes, expected {dtype.itemsize} ({dtype})")
+    return n_partitions
+
+
+def _check_range(lo: int, hi: int, n_partitions: int, name: str) -> None:
     if not 0 <= lo <= hi <= n_partitions:
         raise ValueError(f"{name}: partitions {lo}..{hi} outside 0..{n_partitions}")
-    start, end = _int64s(f, _HEADER + 8 * lo, 1, name)[0], _int64s(f, _HEADER + 8 * hi, 1, name)[0]
-    f.seek(_HEADER + 8 * (n_partitions + 1) + int(start) * itemsize)
-    data = f.read(int(end - start) * itemsize)
-    if len(data) != (end - start) * itemsize:
-        raise ValueError(f"{name}: truncated spill file ({len(data)} of {(end - start) * itemsize} record bytes)")
+
+
+def _records(f: BinaryIO, dtype: np.dtype, base: int, start: int, end: int, name: str) -> np.ndarray:
+    """Records start .. end - 1 of a spill file whose records begin at byte `base`."""
+    f.seek(base + start * dtype.itemsize)
+    data = f.read((end - start) * dtype.itemsize)
+    if len(data) != (end - start) * dtype.itemsize:
+        raise ValueError(f"{name}: truncated spill file ({len(data)} of {(end - start) * dtype.itemsize} "
+                         f"record bytes)")
     return np.frombuffer(data, dtype=dtype)
+
+
+class SpillReader:
+    """One open spill file whose whole offset index is read once, for a consumer that reads many of its
+    partitions (e.g. one per document): each read is then one seek, not three."""
+
+    def __init__(self, f: BinaryIO, dtype: np.dtype, name: str = "spill file"):
+        self.f, self.dtype, self.name = f, np.dtype(dtype), name
+        self.partitions = _header(f, self.dtype, name)
+        self.offsets = _int64s(f, _HEADER, self.partitions + 1, name)
+        self.base = _HEADER + 8 * (self.partitions + 1)
+
+    def sizes(self) -> np.ndarray:
+        """Records in each partition."""
+        return np.diff(self.offsets)
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """The records of partitions lo .. hi - 1, in file order."""
+        _check_range(lo, hi, self.partitions, self.name)
+        return _records(self.f, self.dtype, self.base, int(self.offsets[lo]), int(self.offsets[hi]), self.name)

@@ -1,16 +1,17 @@
 """Scratch files of near-duplicate removal, so no shuffle holds every document's keys in memory.
 
-Per input file, pass 1 writes its documents' shingle-hash sets (one flat uint32 array, each
-document's hashes sorted and unique, plus a (node, start, stop) index), its LSH band entries
-sorted by hash shard (the shard offsets travel in a FileSpill), and its exact-stage entries as
-Parquet, one row group per shard. Per-shard stages then read their slice of every file.
-Files go through `open_target(name)` (write, commit, discard) and `open_file(name)` (a seekable
-binary file), so the caller chooses where they live; .npy slices are read by seeking, never whole.
+Per input file, pass 1 writes its documents' shingle-hash sets (one partition per row of the file,
+each document's hashes sorted and unique, empty for rows without a set), its LSH band entries
+partitioned by hash shard, and its exact-stage entries as Parquet, one row group per shard. Per-shard
+stages then read their slice of every file: the exact stage writes its decisions partitioned by input
+file and the band stage its candidate pairs partitioned by verification shard. The fixed-size records
+use the partitioned spill format of corpus/spill.py, read by seeking, never whole. Files go through
+`open_target(name)` (write, commit, discard) and `open_file(name)` (a seekable binary file), so the
+caller chooses where they live.
 """
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 from typing import BinaryIO, Callable, Iterable, Optional, Sequence
 
@@ -18,27 +19,32 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus import spill as records
+from corpus.document import file_of, row_of
 from corpus.shards import Target
 
 # One hash shard per this many bytes of input files: a shard's slice of band entries, exact entries
 # and candidate shingle sets stays about the same size whatever the corpus size.
 SHARD_INPUT_BYTES = 32 * 1024 * 1024
 MAX_SHARDS = 4096
+SET_DTYPE = np.dtype("<u4")
 BAND_DTYPE = np.dtype([("band", "<u2"), ("digest", "<u8"), ("node", "<i8")])
+PAIR_DTYPE = np.dtype([("first", "<i8"), ("second", "<i8")])
+# Exact-stage decisions: a node and its reason (an index into REASONS). The cluster id is not kept:
+# every member of an exact group is an edge end, so its near-duplicate cluster names it.
+REASONS = ("kept", "exact_duplicate", "duplicate_id")
+DECISION_DTYPE = np.dtype([("node", "<i8"), ("reason", "u1")])
 EXACT_SCHEMA = pa.schema([("key", pa.binary()), ("node", pa.int64()), ("doc_id", pa.string()),
                           ("perplexity", pa.float64()), ("length", pa.int64()), ("content", pa.binary())])
-DECISION_SCHEMA = pa.schema([("node", pa.int64()), ("reason", pa.string()), ("cluster", pa.string())])
 
 Opener = Callable[[str], BinaryIO]
 
 
 @dataclasses.dataclass(frozen=True)
 class FileSpill:
-    """What pass 1 wrote for one input file: band entries per shard (offsets into its band array, one
-    more than shards) and the shard of each row group of its exact entries."""
+    """What pass 1 wrote for one input file: the shard of each row group of its exact entries, and counts."""
 
     file_idx: int
-    band_offsets: tuple[int, ...]
     exact_groups: tuple[int, ...]
     documents: int
     read_documents: int = 0
@@ -56,15 +62,11 @@ def key_shard(key: bytes, shards: int) -> int:
 
 
 def sets_name(file_idx: int) -> str:
-    return f"sets-{file_idx:05d}.npy"
-
-
-def index_name(file_idx: int) -> str:
-    return f"index-{file_idx:05d}.npy"
+    return f"sets-{file_idx:05d}.spill"
 
 
 def bands_name(file_idx: int) -> str:
-    return f"bands-{file_idx:05d}.npy"
+    return f"bands-{file_idx:05d}.spill"
 
 
 def exact_name(file_idx: int) -> str:
@@ -72,11 +74,11 @@ def exact_name(file_idx: int) -> str:
 
 
 def decisions_name(shard: int) -> str:
-    return f"decisions-{shard:05d}.parquet"
+    return f"decisions-{shard:05d}.spill"
 
 
 def pairs_name(shard: int) -> str:
-    return f"pairs-{shard:05d}.npy"
+    return f"pairs-{shard:05d}.spill"
 
 
 def pair_shard(first: np.ndarray, shards: int) -> np.ndarray:
@@ -87,7 +89,7 @@ def pair_shard(first: np.ndarray, shards: int) -> np.ndarray:
 
 def scratch_patterns() -> list[str]:
     """Glob patterns of every scratch file name above (for the run's output claim)."""
-    return ["sets-*.npy", "index-*.npy", "bands-*.npy", "exact-*.parquet", "decisions-*.parquet", "pairs-*.npy"]
+    return ["sets-*.spill", "bands-*.spill", "exact-*.parquet", "decisions-*.spill", "pairs-*.spill"]
 
 
 def write_target(target: Target, data: bytes) -> None:
@@ -100,12 +102,6 @@ def write_target(target: Target, data: bytes) -> None:
         raise
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
-
-
 def parquet_bytes(table: pa.Table, groups: Sequence[pa.Table] = ()) -> bytes:
     """`table` (or each of `groups` as its own row group) as uncompressed Parquet bytes."""
     sink = pa.BufferOutputStream()
@@ -115,8 +111,14 @@ def parquet_bytes(table: pa.Table, groups: Sequence[pa.Table] = ()) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def _read(open_file: Opener, name: str, dtype: np.dtype, lo: int, hi: int) -> np.ndarray:
+    """Partitions lo .. hi - 1 of the spill file `name`."""
+    with open_file(name) as f:
+        return records.read_partitions(f, dtype, lo, hi, name)
+
+
 class SetWriter:
-    """Collects one file's shingle-hash sets and band entries; `save` writes them and returns the offsets."""
+    """Collects one file's shingle-hash sets and band entries; `save` writes them."""
 
     def __init__(self, shards: int):
         self.shards = shards
@@ -125,8 +127,9 @@ class SetWriter:
         self.bands: list[np.ndarray] = []
 
     def add(self, node: int, hashes: np.ndarray, digests: np.ndarray) -> None:
-        """A document's sorted unique shingle hashes and its band digests (one per band, in band order)."""
-        self.sets.append(hashes.astype(np.uint32, copy=False))
+        """A document's sorted unique shingle hashes and its band digests (one per band, in band order);
+        documents come in row order."""
+        self.sets.append(hashes.astype(SET_DTYPE, copy=False))
         self.nodes.append(node)
         entries = np.empty(digests.size, dtype=BAND_DTYPE)
         entries["band"] = np.arange(digests.size)
@@ -134,21 +137,16 @@ class SetWriter:
         entries["node"] = node
         self.bands.append(entries)
 
-    def save(self, file_idx: int, open_target: Callable[[str], Target]) -> tuple[int, ...]:
-        """Write sets, index and shard-sorted bands of the file; the band array's shard offsets."""
-        sizes = np.array([s.size for s in self.sets], dtype=np.int64)
-        stops = np.cumsum(sizes)
-        index = np.stack([np.array(self.nodes, dtype=np.int64), stops - sizes, stops], axis=1) \
-            if self.nodes else np.empty((0, 3), dtype=np.int64)
-        flat = np.concatenate(self.sets) if self.sets else np.empty(0, dtype=np.uint32)
+    def save(self, file_idx: int, open_target: Callable[[str], Target]) -> None:
+        """Write the file's sets (partition = row in the file) and its bands (partition = hash shard)."""
+        rows = row_of(np.array(self.nodes, dtype=np.int64))
+        counts = np.zeros(int(rows[-1]) + 1 if rows.size else 0, dtype=np.int64)
+        counts[rows] = [s.size for s in self.sets]
+        flat = np.concatenate(self.sets) if self.sets else np.empty(0, dtype=SET_DTYPE)
         bands = np.concatenate(self.bands) if self.bands else np.empty(0, dtype=BAND_DTYPE)
         shard = (bands["digest"] % np.uint64(self.shards)).astype(np.int64)
-        order = np.argsort(shard, kind="stable")
-        offsets = np.searchsorted(shard[order], np.arange(self.shards + 1), side="left")
-        write_target(open_target(sets_name(file_idx)), npy_bytes(flat))
-        write_target(open_target(index_name(file_idx)), npy_bytes(index))
-        write_target(open_target(bands_name(file_idx)), npy_bytes(bands[order]))
-        return tuple(int(o) for o in offsets)
+        write_target(open_target(sets_name(file_idx)), records.encode_counts(flat, counts))
+        write_target(open_target(bands_name(file_idx)), records.encode(bands, shard, self.shards))
 
 
 def save_exact(rows: Iterable[tuple], file_idx: int, shards: int, open_target: Callable[[str], Target]
@@ -165,60 +163,25 @@ def save_exact(rows: Iterable[tuple], file_idx: int, shards: int, open_target: C
     return tuple(order)
 
 
-class NpyFile:
-    """Slices of a .npy file read by seeking past its header (no full read, no mmap)."""
-
-    def __init__(self, f: BinaryIO, name: str):
-        self.f = f
-        self.name = name
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        if fortran:
-            raise ValueError(f"{name}: scratch arrays are C-ordered; this one is not (was it replaced?)")
-        self.shape, self.dtype, self.start = shape, dtype, f.tell()
-        self.row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
-
-    def rows(self, lo: int, hi: int) -> np.ndarray:
-        """Rows [lo, hi) along the first axis."""
-        count = max(0, hi - lo)
-        self.f.seek(self.start + lo * self.row_bytes)
-        data = self.f.read(count * self.row_bytes)
-        if len(data) != count * self.row_bytes:
-            raise ValueError(f"{self.name}: scratch file is shorter than its header says (rows {lo}-{hi})")
-        return np.frombuffer(data, dtype=self.dtype).reshape((count, *self.shape[1:]))
-
-
 def read_bands(spill: FileSpill, shard: int, open_file: Opener) -> np.ndarray:
     """One file's band entries of one shard."""
-    lo, hi = spill.band_offsets[shard], spill.band_offsets[shard + 1]
-    if lo == hi:
-        return np.empty(0, dtype=BAND_DTYPE)
-    name = bands_name(spill.file_idx)
-    with open_file(name) as f:
-        return NpyFile(f, name).rows(lo, hi)
+    return _read(open_file, bands_name(spill.file_idx), BAND_DTYPE, shard, shard + 1)
 
 
-def save_pairs(shard: int, pairs: np.ndarray, shards: int, open_target: Callable[[str], Target]) -> tuple[int, ...]:
-    """One band shard's candidate pairs ((n, 2) int64, smaller node first), sorted by verification
-    shard and then by pair; the offsets of each verification shard (one more than shards)."""
-    target = pair_shard(pairs[:, 0], shards).astype(np.int64) if len(pairs) else np.empty(0, dtype=np.int64)
-    order = np.lexsort((pairs[:, 1], pairs[:, 0], target)) if len(pairs) else np.empty(0, dtype=np.int64)
-    offsets = np.searchsorted(target[order], np.arange(shards + 1), side="left")
-    write_target(open_target(pairs_name(shard)), npy_bytes(np.ascontiguousarray(pairs[order], dtype=np.int64)))
-    return tuple(int(o) for o in offsets)
+def save_pairs(shard: int, pairs: np.ndarray, shards: int, open_target: Callable[[str], Target]) -> None:
+    """One band shard's candidate pairs ((n, 2) int64, smaller node first), partitioned by verification
+    shard, sorted by pair inside each."""
+    pairs = np.ascontiguousarray(pairs, dtype=np.int64).reshape(-1, 2)
+    target = pair_shard(pairs[:, 0], shards).astype(np.int64)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0], target))
+    flat = np.ascontiguousarray(pairs[order]).view(PAIR_DTYPE).reshape(-1)
+    write_target(open_target(pairs_name(shard)),
+                 records.encode_counts(flat, np.bincount(target, minlength=shards)))
 
 
-def read_pairs(band_shard: int, offsets: Sequence[int], shard: int, open_file: Opener) -> np.ndarray:
-    """The candidate pairs one band shard wrote for one verification shard."""
-    lo, hi = offsets[shard], offsets[shard + 1]
-    if lo == hi:
-        return np.empty((0, 2), dtype=np.int64)
-    name = pairs_name(band_shard)
-    with open_file(name) as f:
-        return NpyFile(f, name).rows(lo, hi)
+def read_pairs(band_shard: int, shard: int, open_file: Opener) -> np.ndarray:
+    """The candidate pairs ((n, 2) int64) one band shard wrote for one verification shard."""
+    return _read(open_file, pairs_name(band_shard), PAIR_DTYPE, shard, shard + 1).view("<i8").reshape(-1, 2)
 
 
 def read_exact(spill: FileSpill, shard: Optional[int], open_file: Opener) -> pa.Table:
@@ -230,50 +193,42 @@ def read_exact(spill: FileSpill, shard: Optional[int], open_file: Opener) -> pa.
         return pq.ParquetFile(f).read_row_groups(groups)
 
 
-def write_decisions(shard: int, rows: list[tuple[int, str, str]], open_target: Callable[[str], Target]) -> None:
-    """One shard's exact-stage decisions, (node, reason, cluster id) sorted by node."""
-    rows = sorted(rows)
-    table = pa.table({"node": pa.array([r[0] for r in rows], pa.int64()),
-                      "reason": pa.array([r[1] for r in rows], pa.string()),
-                      "cluster": pa.array([r[2] for r in rows], pa.string())}, schema=DECISION_SCHEMA)
-    write_target(open_target(decisions_name(shard)), parquet_bytes(table))
+def write_decisions(shard: int, rows: list[tuple[int, str]], files: int, open_target: Callable[[str], Target]
+                    ) -> None:
+    """One shard's exact-stage decisions, (node, reason), partitioned by input file (`files` of them)
+    and sorted by node, so each file's writer reads only its own slice."""
+    table = np.array(sorted((node, REASONS.index(reason)) for node, reason in rows), dtype=DECISION_DTYPE)
+    write_target(open_target(decisions_name(shard)),
+                 records.encode(table, file_of(table["node"]), files))
 
 
-def read_decisions(shard: int, open_file: Opener, lo: int = 0, hi: int = 2 ** 63 - 1) -> pa.Table:
-    """One shard's exact-stage decisions for nodes in [lo, hi)."""
-    with open_file(decisions_name(shard)) as f:
-        table = pq.read_table(f)
-    nodes = table.column("node").to_numpy()
-    first, last = np.searchsorted(nodes, [lo, hi])
-    return table.slice(int(first), int(last - first))
+def read_decisions(shard: int, open_file: Opener, file_idx: Optional[int] = None) -> np.ndarray:
+    """One shard's exact-stage decisions (DECISION_DTYPE) for one input file, or for all when None."""
+    name = decisions_name(shard)
+    with open_file(name) as f:
+        if file_idx is not None:
+            return records.read_partitions(f, DECISION_DTYPE, file_idx, file_idx + 1, name)
+        return records.read_all(f, DECISION_DTYPE, name)
 
 
 class SetReader:
-    """Shingle-hash sets of chosen documents, read from the files' sets and index arrays."""
+    """Shingle-hash sets of chosen documents, read from the files' sets spill files."""
 
     def __init__(self, open_file: Opener):
         self.open_file = open_file
 
-    def load(self, nodes: np.ndarray, file_of: Callable[[np.ndarray], np.ndarray]) -> dict[int, np.ndarray]:
+    def load(self, nodes: np.ndarray) -> dict[int, np.ndarray]:
         """node -> its sorted unique uint32 shingle hashes, for every node in `nodes` that has a set."""
         out: dict[int, np.ndarray] = {}
         nodes = np.unique(nodes)
         files = file_of(nodes)
         for file_idx in np.unique(files).tolist():
             wanted = nodes[files == file_idx]
-            with self.open_file(index_name(file_idx)) as f:
-                index = _whole(f, index_name(file_idx))
-            pos = np.searchsorted(index[:, 0], wanted)
-            found = (pos < len(index)) & (index[np.minimum(pos, len(index) - 1), 0] == wanted)
             name = sets_name(file_idx)
             with self.open_file(name) as f:
-                sets = NpyFile(f, name)
-                for node, p in zip(wanted[found].tolist(), pos[found].tolist()):
-                    out[node] = sets.rows(int(index[p, 1]), int(index[p, 2]))
+                sets = records.SpillReader(f, SET_DTYPE, name)
+                sizes = sets.sizes()
+                for node, row in zip(wanted.tolist(), row_of(wanted).tolist()):
+                    if row < sets.partitions and sizes[row]:
+                        out[node] = sets.read(row, row + 1)
         return out
-
-
-def _whole(f: BinaryIO, name: str) -> np.ndarray:
-    """A whole (small) .npy file."""
-    npy = NpyFile(f, name)
-    return npy.rows(0, npy.shape[0])

@@ -10,13 +10,15 @@ and the few verified edges, as in pipelines/stackexchange.py.
    each exact duplicate to its group's kept member;
 3. per band shard, once 2 is done: candidate pairs of its buckets, exact duplicates left out,
    written by verification shard;
-4. per verification shard: each candidate pair verified by the exact Jaccard (containment for
-   books) of the two shingle-hash sets, giving edges;
+4. per verification shard, once 3 is done: each candidate pair verified by the exact Jaccard
+   (containment for books) of the two shingle-hash sets, giving edges;
 5. connected components of both kinds of edges by alternating large-star / small-star rounds, each a
    GroupByKey (an exact group joins the near-duplicate cluster of its kept member);
 6. per cluster (GroupByKey by centre, keep keys read from the members' files) the best member is kept;
-7. per input file the decisions are applied: shards keep the input layout, cluster rows go
-   to OUT/_clusters.parquet/part-NNNNN.parquet; then _stats.json, _manifest.json, _SUCCESS.
+7. per input file the decisions are applied (its own slice of each shard's exact decisions, which
+   are partitioned by input file, and its near-duplicate decisions): shards keep the input layout,
+   cluster rows go to OUT/_clusters.parquet/part-NNNNN.parquet; then _stats.json, _manifest.json,
+   _SUCCESS.
 No step gathers all signatures, sets or edges on one worker; a shard's slice stays about
 SHARD_INPUT_BYTES of input whatever the corpus size.
 """
@@ -92,14 +94,14 @@ def _exact_stage(shard: int, spills: list, cfg: DedupConfig) -> list:
     return exact_shard(shard, sorted(spills, key=lambda s: s.file_idx), cfg, scratch.open, scratch.target)
 
 
-def _candidate_stage(shard: int, spills: list, _exact_done: int, cfg: DedupConfig, shard_count: int):
+def _candidate_stage(shard: int, spills: list, _exact_done: int, cfg: DedupConfig, shard_count: int) -> int:
     scratch = Scratch(cfg.out)
-    return shard, candidate_shard(shard, sorted(spills, key=lambda s: s.file_idx), shard_count, scratch.open,
-                                  scratch.target)
+    return candidate_shard(shard, sorted(spills, key=lambda s: s.file_idx), shard_count, scratch.open,
+                           scratch.target)
 
 
-def _verify_stage(shard: int, pair_offsets: list, cfg: DedupConfig):
-    return verify_shard(shard, sorted(pair_offsets), cfg, Scratch(cfg.out).open)
+def _verify_stage(shard: int, _candidates_done: int, cfg: DedupConfig, shard_count: int):
+    return verify_shard(shard, shard_count, cfg, Scratch(cfg.out).open)
 
 
 def _member_stage(item, spills: list, cfg: DedupConfig):
@@ -172,14 +174,15 @@ def build_pipeline(p: beam.Pipeline, cfg: DedupConfig, run_id: Optional[str] = N
                    | "SpreadExact" >> beam.Reshuffle()
                    | "ExactDecisions" >> beam.FlatMap(_exact_stage, spills, cfg))
     exact_done = AsSingleton(exact_edges | "ExactDone" >> beam.combiners.Count.Globally())
-    pair_offsets = AsList(p
-                          | "BandShards" >> beam.Create(range(count))
-                          | "SpreadBands" >> beam.Reshuffle()
-                          | "Candidates" >> beam.Map(_candidate_stage, spills, exact_done, cfg, count))
+    candidates_done = AsSingleton(p
+                                  | "BandShards" >> beam.Create(range(count))
+                                  | "SpreadBands" >> beam.Reshuffle()
+                                  | "Candidates" >> beam.Map(_candidate_stage, spills, exact_done, cfg, count)
+                                  | "CandidatesDone" >> beam.CombineGlobally(sum))
     near_edges = (p
                   | "VerifyShards" >> beam.Create(range(count))
                   | "SpreadVerify" >> beam.Reshuffle()
-                  | "VerifyCandidates" >> beam.FlatMap(_verify_stage, pair_offsets, cfg))
+                  | "VerifyCandidates" >> beam.FlatMap(_verify_stage, candidates_done, cfg, count))
     edges = (near_edges, exact_edges) | "AllEdges" >> beam.Flatten()
     for i in range(cfg.cc_rounds):
         edges = _star_round(_star_round(edges, f"Large{i}", large_star), f"Small{i}", small_star)

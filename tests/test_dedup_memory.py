@@ -26,8 +26,8 @@ target, opener = (lambda n: AtomicFile(f"{out}/{n}")), (lambda n: open(f"{out}/{
 shards = spill.shard_count(sum(len(open(p, "rb").read()) for p in paths), cfg.shard_bytes)
 spills = [spill_file(stream_documents(p), p, i, cfg, MinHasher(), shards, target) for i, p in enumerate(paths)]
 exact = sum(len(exact_shard(s, spills, cfg, opener, target)) for s in range(shards))
-offsets = [(s, candidate_shard(s, spills, shards, opener, target)) for s in range(shards)]
-edges = sum(1 for s in range(shards) for _ in verify_shard(s, offsets, cfg, opener))
+pairs = sum(candidate_shard(s, spills, shards, opener, target) for s in range(shards))
+edges = sum(1 for s in range(shards) for _ in verify_shard(s, shards, cfg, opener))
 print(shards, exact, edges, tracemalloc.get_traced_memory()[1] >> 10)
 """
 

@@ -1,15 +1,22 @@
 """Dedup scratch files (dedup/spill.py) and the shard steps over them (pipelines/steps/dedup.py)."""
 from __future__ import annotations
 
+import dataclasses
+import json
 from itertools import combinations
 
 import numpy as np
 
-from corpus.document import address, file_of
+from corpus.document import address
+from corpus.readers import stream_documents
 from dedup import spill
 from dedup.lsh import MAX_ALL_PAIRS
+from dedup.minhash import MinHasher
+from pipelines import outdir
+from pipelines.dedup import output_patterns
 from pipelines.fileio import AtomicFile
-from pipelines.steps.dedup import bucket_pairs
+from pipelines.steps.dedup import (DedupConfig, bucket_pairs, candidate_shard, exact_shard, file_exact_decisions,
+                                   spill_file, verify_shard)
 
 
 def _io(folder):
@@ -27,8 +34,8 @@ def test_sets_and_bands_round_trip_by_shard(tmp_path):
         sets[node] = np.unique(rng.integers(0, 2 ** 32, int(rng.integers(1, 300)), dtype=np.uint64).astype(np.uint32))
         digests[node] = rng.integers(0, 2 ** 63, 21, dtype=np.uint64)
         writer.add(node, sets[node], digests[node])
-    offsets = writer.save(3, target)
-    fs = spill.FileSpill(3, offsets, (), len(sets))
+    writer.save(3, target)
+    fs = spill.FileSpill(3, (), len(sets))
     seen = []
     for shard in range(shards):
         part = spill.read_bands(fs, shard, opener)
@@ -36,7 +43,7 @@ def test_sets_and_bands_round_trip_by_shard(tmp_path):
         seen += [(int(n), int(b), int(d)) for n, b, d in zip(part["node"], part["band"], part["digest"])]
     assert sorted(seen) == sorted((n, b, int(d)) for n, ds in digests.items() for b, d in enumerate(ds.tolist()))
     wanted = np.array(sorted(sets)[::3] + [address(3, 999)], dtype=np.int64)   # the last has no set
-    loaded = spill.SetReader(opener).load(wanted, file_of)
+    loaded = spill.SetReader(opener).load(wanted)
     assert sorted(loaded) == sorted(sets)[::3]
     assert all(np.array_equal(loaded[n], sets[n]) for n in loaded)
 
@@ -46,7 +53,7 @@ def test_exact_rows_and_decisions_by_shard(tmp_path):
     keys = [bytes([i]) * 12 for i in range(30)]
     rows = [(k, address(1, i), f"id{i}", None if i % 2 else 1.5, 100 + i, None) for i, k in enumerate(keys)]
     groups = spill.save_exact(rows, 1, 4, target)
-    fs = spill.FileSpill(1, (0,) * 5, groups, 0)
+    fs = spill.FileSpill(1, groups, 0)
     got = []
     for shard in range(4):
         table = spill.read_exact(fs, shard, opener)
@@ -54,9 +61,12 @@ def test_exact_rows_and_decisions_by_shard(tmp_path):
         got += [tuple(r.values()) for r in table.to_pylist()]
     assert sorted(got) == sorted(rows)
     assert spill.read_exact(fs, None, opener).num_rows == len(rows)
-    spill.write_decisions(0, [(address(2, 5), "kept", "a"), (address(1, 7), "exact_duplicate", "a")], target)
-    assert spill.read_decisions(0, opener, address(2, 0), address(3, 0)).to_pylist() == [
-        {"node": address(2, 5), "reason": "kept", "cluster": "a"}]
+    decided = [(address(2, 5), "kept"), (address(1, 7), "exact_duplicate"), (address(2, 1), "duplicate_id")]
+    spill.write_decisions(0, decided, 4, target)
+    for file_idx, want in ((0, []), (1, [(address(1, 7), 1)]), (2, [(address(2, 1), 2), (address(2, 5), 0)]),
+                           (3, [])):
+        assert spill.read_decisions(0, opener, file_idx).tolist() == want
+    assert len(spill.read_decisions(0, opener)) == 3
 
 
 def test_bucket_pairs_match_bucket_candidates():
@@ -82,8 +92,50 @@ def test_pairs_are_routed_by_their_first_node(tmp_path):
     target, opener = _io(tmp_path)
     rng = np.random.default_rng(2)
     pairs = np.unique(np.sort(rng.integers(0, 10 ** 6, (500, 2)), axis=1), axis=0)
-    offsets = spill.save_pairs(4, pairs, 3, target)
-    back = [spill.read_pairs(4, offsets, s, opener) for s in range(3)]
+    spill.save_pairs(4, pairs[rng.permutation(len(pairs))], 3, target)
+    back = [spill.read_pairs(4, s, opener) for s in range(3)]
     for s, part in enumerate(back):
         assert (spill.pair_shard(part[:, 0], 3) == s).all()
+        assert np.array_equal(part, np.unique(part, axis=0))   # sorted by pair inside a shard
     assert sorted(map(tuple, np.concatenate(back).tolist())) == sorted(map(tuple, pairs.tolist()))
+
+
+def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_file(tmp_path):
+    """Run every shard step over three small JSONL files (exact copies across files, one repeated id):
+    each scratch file fits the run's output claim, and each file's exact decisions are its own rows."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    words = [f"w{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(60)]   # no digits: normalising keeps them
+    texts = [" ".join(words[i:i + 30]) for i in range(0, 30, 3)]
+    paths = []
+    for f in range(3):
+        path = folder / f"part-{f}.jsonl"
+        docs = [{"id": f"f{f}d{d}", "text": t} for d, t in enumerate(texts[f:f + 6])] + [{"id": "same", "text": "x y"}]
+        path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+        paths.append(str(path))
+    units = tuple((i, p, f"part-{i}") for i, p in enumerate(paths))
+    scratch = tmp_path / "out" / "_temporary" / "dedup"
+    scratch.mkdir(parents=True)
+    target, opener = _io(scratch)
+    cfg = DedupConfig(units=units, out=str(tmp_path / "out"))
+    spills = [spill_file(stream_documents(p), p, i, cfg, MinHasher(), 3, target) for i, p in enumerate(paths)]
+    edges = [e for s in range(3) for e in exact_shard(s, spills, cfg, opener, target)]
+    assert sum(candidate_shard(s, spills, 3, opener, target) for s in range(3)) > 0
+    # candidates are texts shifted by 3 words: 23 of 29 shingles shared, Jaccard 0.79: no edge at 0.8,
+    # one per neighbour pair (texts k, k + 1, each verified where it survived the exact stage) at 0.75
+    assert [e for s in range(3) for e in verify_shard(s, 3, cfg, opener)] == []
+    survivor = [address(0, k) for k in range(6)] + [address(1, 5), address(2, 5)]
+    lower = dataclasses.replace(cfg, threshold=0.75)
+    assert sorted(e for s in range(3) for e in verify_shard(s, 3, lower, opener)) == [
+        (survivor[k + 1], survivor[k]) for k in range(7)]
+    patterns = output_patterns(list(units))
+    names = sorted(p.name for p in scratch.iterdir())
+    assert names and all(outdir.matches(f"_temporary/dedup/{n}", patterns) for n in names), names
+    decided = {f: file_exact_decisions(f, 3, opener) for f in range(3)}
+    # texts[f + k] is row k of file f: rows shared by files are exact copies; "same" is one id in three files
+    assert sorted(r for r, reason, _ in decided[1] if reason == "duplicate_id") == [6]
+    assert sorted(r for r, reason, _ in decided[2] if reason == "duplicate_id") == [6]
+    assert sorted(r for r, reason, _ in decided[0] if reason == "kept") == [1, 2, 3, 4, 5, 6]
+    assert sorted(r for r, reason, _ in decided[1] if reason == "kept") == [5]
+    assert sorted(r for r, reason, _ in decided[2] if reason == "exact_duplicate") == [0, 1, 2, 3, 4, 6]
+    assert len(edges) == sum(reason == "exact_duplicate" for d in decided.values() for _, reason, _ in d)
