@@ -9,6 +9,8 @@ In one run, on a WET corpus made by ../shared/bench/make_wet_corpus.py (>= 200 M
 Every system is compared by wall time per core and by CPU-seconds of its whole process tree (user +
 system of launcher and workers) per MB of text: the second does not move when another job shares the
 machine. A cProfile of the plain loop (CPU clock) gives where the time goes, by module.
+The whole-corpus runs of llamapipe and cc_net alternate for --repeat rounds and the ratios are the medians
+of the per-round ratios: CPU-seconds of the same work moved by 17% between two runs two hours apart on this machine (cc_net 132.7 vs 109.6 CPU s on the same 206 MB).
 Peak memory is the largest sum of RSS over the process tree, sampled every 0.1 s.
 
     python benchmarks/bench_ccnet.py --corpus CORPUS --models MODELS --setup-ccnet
@@ -97,6 +99,32 @@ def profile_lines(models: Path, files: list[Path], mb: float, work: Path) -> lis
     return lines
 
 
+def run_llamapipe(files: list[Path], out: Path, models: Path, workers: int) -> tuple[dict, int]:
+    """(measure() of `llamapipe ccnet` on `files`, documents it read)."""
+    print(f"llamapipe ccnet on {len(files)} files...", flush=True)
+    cmd = [sys.executable, "-m", "pipelines.cli", "ccnet", "--output", str(out), "--models", str(models),
+           "--workers", str(workers), "--overwrite"]
+    for f in files:
+        cmd += ["--input", str(f)]
+    m = measure(cmd)
+    return m, json.loads((out / "_stats.json").read_text())["documents"]["read"]
+
+
+def median_run(runs: list[tuple[dict, object]]) -> tuple[dict, object]:
+    """The run whose CPU seconds are the median (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda r: r[0]["cpu"])[(len(runs) - 1) // 2]
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def _runs_text(repeat: int) -> str:
+    return "One run" if repeat == 1 else f"{repeat} rounds of llamapipe and cc_net alternately, medians"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", required=True, help="make_wet_corpus.py output (wet/ and truth.jsonl)")
@@ -108,6 +136,8 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=0,
                     help="use only the corpus's first files holding at least this many MB of text (0: all)")
     ap.add_argument("--no-profile", action="store_true", help="skip the cProfile of the plain loop")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of llamapipe then cc_net, back to back; ratios are "
+                                                           "the medians of the per-round ratios (default 3)")
     ap.add_argument("--output", "--out", dest="output", default=str(ROOT / "BENCHMARKS.md"),
                     help="markdown file whose ccnet_throughput section is (re)written")
     args = ap.parse_args()
@@ -128,24 +158,23 @@ def main() -> None:
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-ccnet-"))
     try:
-        for label, fs in (("all", files), ("small", small)):
-            print(f"llamapipe ccnet on {len(fs)} files ({mb_of(fs):.0f} MB)...", flush=True)
-            cmd = [sys.executable, "-m", "pipelines.cli", "ccnet", "--output", str(tmp / label), "--models",
-                   str(models), "--workers", str(args.workers), "--overwrite"]
-            for f in fs:
-                cmd += ["--input", str(f)]
-            m = measure(cmd)
-            stats = json.loads((tmp / label / "_stats.json").read_text())
+        ours_runs, theirs_runs = [], []
+        for round_ in range(args.repeat):
+            ours_runs.append(run_llamapipe(files, tmp / "all", models, args.workers))
+            print(f"cc_net 1.0.0 (round {round_ + 1} of {args.repeat})...", flush=True)
+            # -I: the script's folder (benchmarks/) stays off sys.path, so no file there can shadow a module
+            theirs_runs.append(measure([ccnet_py, "-I", str(HERE / "bench_ccnet_reference.py"), "--lid-model",
+                                        str(lid_model), "--models", str(models), "--langs", ",".join(langs),
+                                        "--files", *map(str, files)]))
+        small_run = run_llamapipe(small, tmp / "small", models, args.workers)
+        for label, fs, (m, read) in (("all", files, median_run(ours_runs)), ("small", small, small_run)):
             rows.append(_row(f"llamapipe ccnet, Beam FnApi runner, {args.workers} workers ({label})",
-                             stats["documents"]["read"], mb_of(fs), m, args.workers))
+                             read, mb_of(fs), m, args.workers))
         print("plain loop of llamapipe steps...", flush=True)
         m = measure([sys.executable, str(HERE / "bench_ccnet_plain_loop.py"), "--models", str(models), "--files",
                      *map(str, files)])
         rows.append(_row("llamapipe steps, plain Python loop, 1 process", docs_of(files), mb_of(files), m, 1))
-        print("cc_net 1.0.0...", flush=True)
-        # -I: the script's folder (benchmarks/) stays off sys.path, so no file there can shadow a module
-        m = measure([ccnet_py, "-I", str(HERE / "bench_ccnet_reference.py"), "--lid-model", str(lid_model),
-                     "--models", str(models), "--langs", ",".join(langs), "--files", *map(str, files)])
+        m = median_run([(t, None) for t in theirs_runs])[0]
         rows.append(_row("cc_net 1.0.0 (parse, two-pass dedup, LID, perplexity), 1 process",
                          docs_of(files), mb_of(files), m, 1))
         ccnet_info = json.loads(m["last"])
@@ -155,8 +184,8 @@ def main() -> None:
 
     import apache_beam
     import sentencepiece
-    ours, theirs = rows[0]["mb_s_core"], rows[-1]["mb_s_core"]
-    ours_cpu, theirs_cpu = rows[0]["cpu_mb"], rows[-1]["cpu_mb"]
+    cpu_ratios = sorted(t["cpu"] / o["cpu"] for (o, _), t in zip(ours_runs, theirs_runs))
+    wall_ratios = sorted(t["wall"] / (o["wall"] * args.workers) for (o, _), t in zip(ours_runs, theirs_runs))
     lines = [
         "## CCNet pipeline throughput (`benchmarks/bench_ccnet.py`)",
         "",
@@ -168,7 +197,7 @@ def main() -> None:
         f"{', '.join(langs)} (same models for all); llamapipe also buckets and writes Parquet shards. "
         f"fastText inference is built for the CPU (-march=native) in both: cc_net's fasttext 0.9.3 "
         f"compiles that way, llamapipe's `make setup` rebuilds fasttext-predict so. "
-        f"One run, {time.strftime('%Y-%m-%d')}.",
+        f"{_runs_text(args.repeat)}, {time.strftime('%Y-%m-%d')}.",
         "",
         "CPU s: user + system CPU-seconds of the whole process tree (launcher and every worker), from the "
         "kernel's accounting of reaped children and /proc samples of live ones.",
@@ -180,9 +209,15 @@ def main() -> None:
         lines.append(f"| {r['name']} | {r['docs']:,} | {r['mb']:.0f} | {r['wall']:.1f} | {r['cores']} | "
                      f"{r['cpu']:.1f} | {r['cpu_mb']:.3f} | {r['docs_s']:.0f} | {r['mb_s']:.2f} | "
                      f"{r['mb_s_core']:.2f} | {r['peak_gb']:.2f} | {r['root_gb']:.2f} | {r['child_gb']:.2f} |")
-    launcher_growth = (rows[0]["root_gb"] - rows[1]["root_gb"]) * 1e3 / (mb_of(files) - mb_of(small))
-    lines += ["", f"llamapipe vs cc_net, same work and input: **{theirs_cpu / ours_cpu:.2f}×** per CPU-second "
-                  f"(cc_net's CPU s per MB / ours), **{ours / theirs:.2f}×** by wall time per core. "
+    more_mb = mb_of(files) - mb_of(small)
+    launcher_growth = (f"{(rows[0]['root_gb'] - rows[1]['root_gb']) * 1e3 / more_mb:.2f} MB more per MB more text"
+                       if more_mb > 0 else "one input size only")
+    lines += ["", f"llamapipe vs cc_net, same work and input: **{_median(cpu_ratios):.2f}×** per CPU-second "
+                  f"(cc_net's CPU s per MB / ours), **{_median(wall_ratios):.2f}×** by wall time per core"
+                  + (f" (medians of {args.repeat} rounds, each ours then cc_net back to back; per round: "
+                     f"{', '.join(f'{r:.2f}' for r in cpu_ratios)} per CPU-second, "
+                     f"{', '.join(f'{r:.2f}' for r in wall_ratios)} by wall time per core; the table shows each "
+                     f"system's median-CPU run)" if args.repeat > 1 else "") + ". "
                   f"Peak memory, {mb_of(small):.0f} MB vs {mb_of(files):.0f} MB input: "
                   f"{rows[1]['peak_gb']:.2f} GB vs {rows[0]['peak_gb']:.2f} GB. cc_net kept "
                   f"{ccnet_info['documents_kept']:,} documents; llamapipe's accounting is in each run's _stats.json.",
@@ -190,7 +225,7 @@ def main() -> None:
               "Each Beam worker holds one work unit (about 8 MB of a WET file) or one hash shard at a time, so the "
               "largest worker stays flat as the input grows. The line-dedup shuffle goes through spill files under "
               "OUT/_temporary, not through Beam (whose local runner would keep it in the launcher's memory), so the "
-              f"launcher stays flat too ({launcher_growth:.2f} MB more per MB more text in this run); the Scale "
+              f"launcher stays flat too ({launcher_growth} in this run); the Scale "
               "section has the same at 200 MB and 2 GB."]
     lines += profile
     write_section(Path(args.output), "ccnet_throughput", "\n".join(lines))
