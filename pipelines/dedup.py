@@ -12,9 +12,12 @@ and the few verified edges, as in pipelines/stackexchange.py.
    written by verification shard;
 4. per verification shard, once 3 is done: each candidate pair verified by the exact Jaccard
    (containment for books) of the two shingle-hash sets, giving edges;
-5. connected components of both kinds of edges by alternating large-star / small-star rounds, each a
-   GroupByKey (an exact group joins the near-duplicate cluster of its kept member);
-6. per cluster (GroupByKey by centre, keep keys read from the members' files) the best member is kept;
+5. connected components of both kinds of edges (an exact group joins the near-duplicate cluster of
+   its kept member) by alternating large-star / small-star rounds, each a GroupByKey by node shard
+   of edge batches: numpy arrays, one per shard, as an element per edge would sit in the launcher's
+   memory;
+6. per cluster the best member is kept: members grouped by input file, whose scratch gives their keep
+   keys, then by shard of their centre (batches again);
 7. per input file the decisions are applied (its own slice of each shard's exact decisions, which
    are partitioned by input file, and its near-duplicate decisions): shards keep the input layout,
    cluster rows go to OUT/_clusters.parquet/part-NNNNN.parquet; then _stats.json, _manifest.json,
@@ -34,16 +37,17 @@ import pyarrow as pa
 from apache_beam.pvalue import AsList, AsSingleton
 
 from corpus import shards
-from corpus.document import file_of
 from corpus.paths import canonical, is_url
 from corpus.readers import stream_documents
 from dedup import spill
-from dedup.components import large_star, round_input, small_star
+from dedup.components import (changed_edges, large_star_arrays, shard_round_input, small_star_arrays, split_by_shard,
+                              star_round_arrays)
 from dedup.minhash import MinHasher
 from pipelines import fileio, progress_marks
 from pipelines.commit import commit
-from pipelines.steps.dedup import (DedupConfig, apply_decisions, candidate_shard, cluster_decisions, exact_shard,
-                                   file_exact_decisions, member_keys, merge_decisions, spill_file, verify_shard)
+from pipelines.steps.dedup import (DedupConfig, apply_decisions, candidate_shard, cluster_batch_decisions,
+                                   decision_rows, exact_shard, file_exact_decisions, member_batches, member_files,
+                                   merge_decisions, spill_file, verify_shard)
 
 CLUSTERS_DIR = "_clusters.parquet"
 SCRATCH_DIR = "dedup"
@@ -89,7 +93,7 @@ class SpillFn(beam.DoFn):
         yield spilled
 
 
-def _exact_stage(shard: int, spills: list, cfg: DedupConfig) -> list:
+def _exact_stage(shard: int, spills: list, cfg: DedupConfig):
     scratch = Scratch(cfg.out)
     return exact_shard(shard, sorted(spills, key=lambda s: s.file_idx), cfg, scratch.open, scratch.target)
 
@@ -104,10 +108,10 @@ def _verify_stage(shard: int, _candidates_done: int, cfg: DedupConfig, shard_cou
     return verify_shard(shard, shard_count, cfg, Scratch(cfg.out).open)
 
 
-def _member_stage(item, spills: list, cfg: DedupConfig):
+def _member_stage(item, spills: list, cfg: DedupConfig, shard_count: int):
     file_idx, members = item
     spill_of = next(s for s in spills if s.file_idx == file_idx)
-    return member_keys(members, spill_of, cfg.keep, Scratch(cfg.out).open)
+    return member_batches(members, spill_of, shard_count, Scratch(cfg.out).open)
 
 
 class WriteFn(beam.DoFn):
@@ -125,7 +129,7 @@ class WriteFn(beam.DoFn):
             return
         _, path, rel = units[0]
         exact = file_exact_decisions(file_idx, self.shard_count, Scratch(self.out).open)
-        decisions = merge_decisions(exact, list(grouped["near"]))
+        decisions = merge_decisions(exact, decision_rows(grouped["near"]))
         result = apply_decisions(stream_documents(path, fileio.open_raw), path, self.cfg, decisions)
         data = shards.documents_parquet(result.documents)
         fileio.write_atomic(fileio.under(self.out, rel), data)
@@ -138,21 +142,28 @@ class WriteFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput("stats", result.counters)
 
 
-def _star_round(edges, label: str, step):
-    """One large-star or small-star round over an edge PCollection (dedup.components)."""
+def _round_step(item, step) -> list:
+    """A round's output edges from one node shard's (node, neighbour) batches (none when empty)."""
+    edges = star_round_arrays(item[1], step)
+    return [edges] if len(edges) else []
+
+
+def _star_round(edges, label: str, step, shards: int):
+    """One large-star or small-star round (dedup.components) over a PCollection of edge arrays: one
+    GroupByKey by node shard; the output is an array per shard (distinct within it; copies across
+    shards meet in the next round's shard and go there)."""
     return (edges
-            | f"{label}Key" >> beam.FlatMap(lambda e: round_input([e], step))
+            | f"{label}Split" >> beam.FlatMap(shard_round_input, step, shards)
             | f"{label}Group" >> beam.GroupByKey()
-            | f"{label}Step" >> beam.FlatMap(lambda kv: step(kv[0], kv[1]))
-            | f"{label}Distinct" >> beam.Distinct())
+            | f"{label}Step" >> beam.FlatMap(_round_step, step))
 
 
-def _check_converged(last, nxt):
-    """Number of edges that one more round would still change (0 when converged)."""
-    return (({"a": last | "LastKey" >> beam.Map(lambda e: (e, 1)),
-              "b": nxt | "NextKey" >> beam.Map(lambda e: (e, 1))})
+def _check_converged(last, nxt, shards: int):
+    """Number of distinct edges that one more round would still change (0 when converged)."""
+    return (({"a": last | "LastSplit" >> beam.FlatMap(split_by_shard, shards),
+              "b": nxt | "NextSplit" >> beam.FlatMap(split_by_shard, shards)})
             | "CompareRounds" >> beam.CoGroupByKey()
-            | "Changed" >> beam.Map(lambda kv: int(bool(kv[1]["a"]) != bool(kv[1]["b"])))
+            | "Changed" >> beam.Map(lambda kv: changed_edges(kv[1]["a"], kv[1]["b"]))
             | "CountChanged" >> beam.CombineGlobally(sum))
 
 
@@ -172,7 +183,7 @@ def build_pipeline(p: beam.Pipeline, cfg: DedupConfig, run_id: Optional[str] = N
     exact_edges = (p
                    | "ExactShards" >> beam.Create(range(count))
                    | "SpreadExact" >> beam.Reshuffle()
-                   | "ExactDecisions" >> beam.FlatMap(_exact_stage, spills, cfg))
+                   | "ExactDecisions" >> beam.Map(_exact_stage, spills, cfg))
     exact_done = AsSingleton(exact_edges | "ExactDone" >> beam.combiners.Count.Globally())
     candidates_done = AsSingleton(p
                                   | "BandShards" >> beam.Create(range(count))
@@ -182,20 +193,20 @@ def build_pipeline(p: beam.Pipeline, cfg: DedupConfig, run_id: Optional[str] = N
     near_edges = (p
                   | "VerifyShards" >> beam.Create(range(count))
                   | "SpreadVerify" >> beam.Reshuffle()
-                  | "VerifyCandidates" >> beam.FlatMap(_verify_stage, candidates_done, cfg, count))
+                  | "VerifyCandidates" >> beam.Map(_verify_stage, candidates_done, cfg, count))
     edges = (near_edges, exact_edges) | "AllEdges" >> beam.Flatten()
     for i in range(cfg.cc_rounds):
-        edges = _star_round(_star_round(edges, f"Large{i}", large_star), f"Small{i}", small_star)
-    final = _star_round(_star_round(edges, "LargeCheck", large_star), "SmallCheck", small_star)
-    changed = _check_converged(edges, final)
+        edges = _star_round(_star_round(edges, f"Large{i}", large_star_arrays, count), f"Small{i}",
+                            small_star_arrays, count)
+    final = _star_round(_star_round(edges, "LargeCheck", large_star_arrays, count), "SmallCheck", small_star_arrays,
+                        count)
+    changed = _check_converged(edges, final, count)
     near = (edges
-            | "BothEnds" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[1])])
-            | "DistinctMembers" >> beam.Distinct()
-            | "MemberFile" >> beam.Map(lambda m: (file_of(m[0]), m))
+            | "MemberFiles" >> beam.FlatMap(member_files)
             | "GroupMembers" >> beam.GroupByKey()
-            | "KeepKeys" >> beam.FlatMap(_member_stage, spills, cfg)
+            | "KeepKeys" >> beam.FlatMap(_member_stage, spills, cfg, count)
             | "GroupClusters" >> beam.GroupByKey()
-            | "ClusterDecisions" >> beam.FlatMap(lambda kv: cluster_decisions(list(kv[1]))))
+            | "ClusterDecisions" >> beam.FlatMap(lambda kv: cluster_batch_decisions(kv[1], cfg.keep)))
     written = ({"unit": by_file, "near": near}
                | "JoinDecisions" >> beam.CoGroupByKey()
                | "Write" >> beam.ParDo(WriteFn(cfg, count), exact_done).with_outputs("stats", main="manifest"))

@@ -123,10 +123,10 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
     assert sum(candidate_shard(s, spills, 3, opener, target) for s in range(3)) > 0
     # candidates are texts shifted by 3 words: 23 of 29 shingles shared, Jaccard 0.79: no edge at 0.8,
     # one per neighbour pair (texts k, k + 1, each verified where it survived the exact stage) at 0.75
-    assert [e for s in range(3) for e in verify_shard(s, 3, cfg, opener)] == []
+    assert [e for s in range(3) for e in verify_shard(s, 3, cfg, opener).tolist()] == []
     survivor = [address(0, k) for k in range(6)] + [address(1, 5), address(2, 5)]
     lower = dataclasses.replace(cfg, threshold=0.75)
-    assert sorted(e for s in range(3) for e in verify_shard(s, 3, lower, opener)) == [
+    assert sorted(tuple(e) for s in range(3) for e in verify_shard(s, 3, lower, opener).tolist()) == [
         (survivor[k + 1], survivor[k]) for k in range(7)]
     patterns = output_patterns(list(units))
     names = sorted(p.name for p in scratch.iterdir())

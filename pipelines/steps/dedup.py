@@ -27,6 +27,7 @@ from corpus.faults import Fault
 from corpus.shards import Target
 from corpus.wet import MalformedInput
 from dedup import spill
+from dedup.components import edge_array, no_edges, node_shard, rows_by_key, star_members, unique_edges
 from dedup.lsh import band_digests, bucket_candidates, choose_bands, verified
 from dedup.minhash import MinHasher, shingle_hashes
 from pipelines.steps import checks
@@ -208,11 +209,12 @@ def exact_members(table, paths: dict[int, str], rule: str) -> Iterator[list[tupl
 
 
 def exact_shard(shard: int, spills: Sequence[spill.FileSpill], cfg: DedupConfig, open_file: spill.Opener,
-                open_target: Callable[[str], Target]) -> list[tuple[int, int]]:
+                open_target: Callable[[str], Target]) -> np.ndarray:
     """Exact and id decisions of one hash shard from every file's rows there, written as scratch; an
-    edge (larger node, smaller node) from each exact duplicate to its group's kept member, so that
-    connected components put an exact group in the near-duplicate cluster of its kept member (which
-    therefore names the cluster of every exact decision but duplicate_id, whose rows get no cluster row)."""
+    edge (larger node, smaller node; one (k, 2) array) from each exact duplicate to its group's kept
+    member, so that connected components put an exact group in the near-duplicate cluster of its kept
+    member (which therefore names the cluster of every exact decision but duplicate_id, whose rows get
+    no cluster row)."""
     table = pa.concat_tables([spill.read_exact(s, shard, open_file) for s in spills] or
                              [spill.EXACT_SCHEMA.empty_table()])
     paths = {idx: path for idx, path, _ in cfg.units}
@@ -223,7 +225,7 @@ def exact_shard(shard: int, spills: Sequence[spill.FileSpill], cfg: DedupConfig,
             best = min(members, key=lambda m: m[1])[0]
             edges += [(max(m[0], best), min(m[0], best)) for m in members if m[0] != best]
     spill.write_decisions(shard, decisions, max((idx for idx, _, _ in cfg.units), default=-1) + 1, open_target)
-    return edges
+    return edge_array(edges)
 
 
 def exact_dropped(shards: int, open_file: spill.Opener) -> np.ndarray:
@@ -264,27 +266,68 @@ def candidate_shard(shard: int, spills: Sequence[spill.FileSpill], shards: int, 
 
 
 def verify_shard(shard: int, band_shards: int, cfg: DedupConfig, open_file: spill.Opener
-                 ) -> Iterator[tuple[int, int]]:
-    """Edges (larger node, smaller node) of one verification shard: its candidate pairs from every one of
-    `band_shards` band shards, each verified on the exact shingle-hash sets (dedup.lsh.verified)."""
+                 ) -> np.ndarray:
+    """Edges (larger node, smaller node; one (k, 2) array) of one verification shard: its candidate pairs
+    from every one of `band_shards` band shards, each verified on the exact shingle-hash sets
+    (dedup.lsh.verified)."""
     pairs = np.concatenate([spill.read_pairs(band, shard, open_file) for band in range(band_shards)] or
-                           [np.empty((0, 2), dtype=np.int64)])
+                           [no_edges()])
     if not len(pairs):
-        return
+        return no_edges()
     pairs = np.unique(pairs, axis=0)
     sets = spill.SetReader(open_file).load(pairs.ravel())
-    for a, b in pairs.tolist():
-        if verified(sets[a], sets[b], cfg.threshold, cfg.granularity):
-            yield (b, a)
+    ok = np.array([verified(sets[a], sets[b], cfg.threshold, cfg.granularity) for a, b in pairs.tolist()],
+                  dtype=bool)
+    return np.ascontiguousarray(pairs[ok][:, ::-1])
 
 
-def member_keys(members: Iterable[tuple[int, int]], spill_of: spill.FileSpill, rule: str, open_file: spill.Opener) -> Iterator[tuple[int, tuple[int, tuple, str]]]:
-    """(centre, (node, keep key, doc id)) of one file's near-cluster members, given as (node, centre)."""
-    centres = dict(members)
-    cols = spill.read_exact(spill_of, None, open_file).to_pydict()
-    for node, doc_id, perplexity, length in zip(cols["node"], cols["doc_id"], cols["perplexity"], cols["length"]):
-        if node >= 0 and node in centres:
-            yield centres[node], (node, keep_key_of(perplexity, length, doc_id, node, rule), doc_id)
+def member_files(edges: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(file index, (node, centre) rows) of a batch of converged star edges (node, centre), centres
+    mapped to themselves, by the member node's input file."""
+    rows = unique_edges(star_members(edges))
+    return rows_by_key(rows, file_of(rows[:, 0]))
+
+
+MEMBER_FIELDS = ["node", "doc_id", "perplexity", "length"]
+
+
+def member_batches(members: Iterable[np.ndarray], spill_of: spill.FileSpill, shards: int, open_file: spill.Opener
+                   ) -> Iterator[tuple[int, pa.Table]]:
+    """(centre shard, its members) of one file's near-cluster members, given as (node, centre) batches:
+    a table of centre and the fields a keep key reads (MEMBER_FIELDS) per member, by `node_shard` of
+    the centre."""
+    pairs = unique_edges(np.concatenate([no_edges(), *members]))
+    table = spill.read_exact(spill_of, None, open_file)
+    nodes = table["node"].to_numpy()
+    table = table.filter(pa.array((nodes >= 0) & np.isin(nodes, pairs[:, 0]))).select(MEMBER_FIELDS)
+    centres = pairs[np.searchsorted(pairs[:, 0], table["node"].to_numpy()), 1]
+    table = table.append_column("centre", pa.array(centres, type=pa.int64()))
+    for shard, rows in rows_by_key(np.arange(len(table)), node_shard(centres, shards)):
+        yield shard, table.take(rows)
+
+
+DECISION_SCHEMA = pa.schema([("row", pa.int64()), ("reason", pa.string()), ("cluster", pa.string())])
+
+
+def cluster_batch_decisions(batches: Iterable[pa.Table], rule: str) -> Iterator[tuple[int, pa.Table]]:
+    """(file index, its decisions as DECISION_SCHEMA) of every cluster whose members `batches`
+    (member_batches of one centre shard) hold: `cluster_decisions` with keys by the --keep `rule`."""
+    cols = pa.concat_tables(list(batches)).to_pydict()
+    clusters: dict[int, list[tuple[int, tuple, str]]] = {}
+    for centre, node, doc_id, perplexity, length in zip(cols["centre"], *(cols[f] for f in MEMBER_FIELDS)):
+        clusters.setdefault(centre, []).append((node, keep_key_of(perplexity, length, doc_id, node, rule), doc_id))
+    by_file: dict[int, list[tuple[int, str, str]]] = {}
+    for centre in sorted(clusters):
+        for file_idx, decision in cluster_decisions(clusters[centre]):
+            by_file.setdefault(file_idx, []).append(decision)
+    for file_idx in sorted(by_file):
+        yield file_idx, pa.Table.from_pylist([dict(zip(DECISION_SCHEMA.names, d)) for d in by_file[file_idx]],
+                                             schema=DECISION_SCHEMA)
+
+
+def decision_rows(tables: Iterable[pa.Table]) -> list[tuple[int, str, str]]:
+    """The (row, reason, cluster id) decisions of DECISION_SCHEMA tables, as merge_decisions takes them."""
+    return [d for t in tables for d in zip(*(t[name].to_pylist() for name in DECISION_SCHEMA.names))]
 
 
 def file_exact_decisions(file_idx: int, shards: int, open_file: spill.Opener) -> list[tuple[int, str, str]]:
