@@ -18,21 +18,11 @@ from corpus.readers import wet_document
 from corpus.wet import WetRecord, header, stream_wet, warc_date
 from corpus.window import ByteWindow
 from tests import previous_wet_stream as previous
+from tests.test_streaming_readers import Trickle
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CHUNKS = (1, 3, 7, 64, 1000, 1 << 16)
 MAGIC = gzip_members.GZIP_MAGIC
-
-
-class Trickle(io.BytesIO):
-    """A file that returns at most `limit` bytes a read, to put chunk ends everywhere."""
-
-    def __init__(self, data: bytes, limit: int):
-        super().__init__(data)
-        self.limit = limit
-
-    def read(self, size: int = -1) -> bytes:
-        return super().read(self.limit if size is None or size < 0 else min(size, self.limit))
 
 
 def _items(items) -> list[tuple]:
