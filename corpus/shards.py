@@ -206,10 +206,13 @@ class ShardStream:
     holding most (then first by path) is written. Boundaries depend only on the documents and the
     batches they are added in (never on timing), so the same input gives the same bytes. `open_target(rel)` makes each file's Target; `close` commits
     them and returns their manifest entries, leaving a `with` block without `close` discards them.
+    With `path`, every document goes to that one shard (relative path), whatever its partition, and the
+    shard is written even when no document comes.
     """
 
     def __init__(self, part: int, open_target: Callable[[str], Target], row_group_rows: int = ROW_GROUP_ROWS,
-                 row_group_bytes: int = ROW_GROUP_BYTES, buffer_bytes: int = BUFFER_BYTES):
+                 row_group_bytes: int = ROW_GROUP_BYTES, buffer_bytes: int = BUFFER_BYTES,
+                 path: Optional[str] = None):
         if min(row_group_rows, row_group_bytes, buffer_bytes) < 1:
             raise ValueError(f"row group rows {row_group_rows}, row group bytes {row_group_bytes} and buffer "
                              f"bytes {buffer_bytes} must each be at least 1")
@@ -219,6 +222,7 @@ class ShardStream:
         self.row_group_bytes = row_group_bytes
         self.buffer_bytes = buffer_bytes
         self.shards: dict[str, _Shard] = {}
+        self.path = path
         self.done = False
 
     def __enter__(self) -> "ShardStream":
@@ -231,7 +235,9 @@ class ShardStream:
     def add(self, docs: Sequence[Document]) -> None:
         """Queue documents (in order) for their partitions, writing each row group as it fills."""
         by_key: dict[str, list[Document]] = {}
-        for d in docs:
+        if self.path is not None and docs:
+            by_key[self.path] = list(docs)
+        for d in (docs if self.path is None else ()):
             by_key.setdefault(f"{partition_dir(d.lang, d.bucket)}/{self.name}", []).append(d)
         for rel in sorted(by_key):
             self._queue(self.shards.setdefault(rel, _Shard(rel)), documents_to_table(by_key[rel]))
@@ -255,20 +261,25 @@ class ShardStream:
         """Write a shard's waiting rows as one row group (opening its file first if needed)."""
         if not shard.pending_rows:
             return
-        if shard.writer is None:
-            shard.target = self.open_target(shard.rel)
-            shard.sink = TargetSink(shard.target)
-            shard.writer = pq.ParquetWriter(shard.sink, PARQUET_SCHEMA, compression="zstd",
-                                            write_statistics=True, store_schema=True)
+        self._open(shard)
         group = pa.concat_tables(shard.pending)
         shard.writer.write_table(group, row_group_size=group.num_rows)
         shard.rows += group.num_rows
         shard.pending, shard.pending_rows, shard.pending_bytes = [], 0, 0
 
+    def _open(self, shard: _Shard) -> None:
+        if shard.writer is None:
+            shard.target = self.open_target(shard.rel)
+            shard.sink = TargetSink(shard.target)
+            shard.writer = pq.ParquetWriter(shard.sink, PARQUET_SCHEMA, compression="zstd",
+                                            write_statistics=True, store_schema=True)
+
     def close(self) -> list[dict[str, Any]]:
         """Write what waits, finish and commit every shard; their manifest entries, in path order."""
         entries = []
         try:
+            if self.path is not None:
+                self._open(self.shards.setdefault(self.path, _Shard(self.path)))
             for rel in sorted(self.shards):
                 shard = self.shards[rel]
                 self._flush(shard)

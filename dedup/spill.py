@@ -217,6 +217,21 @@ class SetReader:
     def __init__(self, open_file: Opener):
         self.open_file = open_file
 
+    def sizes(self, nodes: np.ndarray) -> np.ndarray:
+        """How many hashes each of `nodes` (unique, sorted) has in its set (0 for a node without one), from
+        the files' offset indexes alone."""
+        out = np.zeros(len(nodes), dtype=np.int64)
+        files = file_of(nodes)
+        for file_idx in np.unique(files).tolist():
+            where = np.flatnonzero(files == file_idx)
+            name = sets_name(file_idx)
+            with self.open_file(name) as f:
+                sizes = records.SpillReader(f, SET_DTYPE, name).sizes()
+            rows = row_of(nodes[where])
+            inside = rows < sizes.size
+            out[where[inside]] = sizes[rows[inside]]
+        return out
+
     def load(self, nodes: np.ndarray) -> dict[int, np.ndarray]:
         """node -> its sorted unique uint32 shingle hashes, for every node in `nodes` that has a set."""
         out: dict[int, np.ndarray] = {}

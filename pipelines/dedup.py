@@ -130,10 +130,9 @@ class WriteFn(beam.DoFn):
         _, path, rel = units[0]
         exact = file_exact_decisions(file_idx, self.shard_count, Scratch(self.out).open)
         decisions = merge_decisions(exact, decision_rows(grouped["near"]))
-        result = apply_decisions(stream_documents(path, fileio.open_raw), path, self.cfg, decisions)
-        data = shards.documents_parquet(result.documents)
-        fileio.write_atomic(fileio.under(self.out, rel), data)
-        yield shards.manifest_entry(rel, data, len(result.documents))
+        with shards.ShardStream(file_idx, lambda r: fileio.AtomicFile(fileio.under(self.out, r)), path=rel) as stream:
+            result = apply_decisions(stream_documents(path, fileio.open_raw), path, self.cfg, decisions, stream.add)
+            yield from stream.close()
         if result.clusters:
             cdata = shards.parquet_bytes(pa.Table.from_pylist(result.clusters, schema=CLUSTER_SCHEMA))
             crel = f"{CLUSTERS_DIR}/{shards.part_name(file_idx)}"

@@ -77,3 +77,41 @@ def test_shard_steps_memory_stays_flat(tmp_path):
     # (Python and numpy allocations traced by tracemalloc: exact, unlike RSS, which moved by several MB
     # with whatever the parent pytest process had imported).
     assert large[3] - small[3] < 2 << 10, (small, large)
+
+
+def test_verification_holds_a_budget_of_shingle_sets_not_every_candidate(tmp_path):
+    """One cluster of 60 near copies of a 6,000-word text (1,770 candidate pairs, 60 sets of ~6,000 hashes,
+    ~1.4 MB in all): verifying with a budget of 24,000 hashes allocates a fraction of what holding every
+    set does, and finds the same edges."""
+    import tracemalloc
+
+    import numpy as np
+
+    from corpus.readers import stream_documents
+    from dedup.minhash import MinHasher
+    from pipelines.fileio import AtomicFile
+    from pipelines.steps.dedup import DedupConfig, candidate_shard, exact_shard, spill_file, verify_shard
+
+    rnd = random.Random(5)
+    vocab = ["".join(rnd.choices("abcdefghijklmnopqrstuvwxyz", k=7)) for _ in range(5000)]
+    base = rnd.choices(vocab, k=6000)
+    path = tmp_path / "cluster.jsonl"
+    with open(path, "w", encoding="utf-8") as out:
+        for d in range(60):
+            words = list(base)
+            for _ in range(3):
+                words[rnd.randrange(len(words))] = rnd.choice(vocab)
+            out.write(json.dumps({"id": f"d{d}", "text": " ".join(words)}) + "\n")
+    cfg = DedupConfig(units=((0, str(path), "part-0"),), out=str(tmp_path))
+    target, opener = (lambda n: AtomicFile(str(tmp_path / n))), (lambda n: open(tmp_path / n, "rb"))
+    spills = [spill_file(stream_documents(str(path)), str(path), 0, cfg, MinHasher(), 1, target)]
+    exact_shard(0, spills, cfg, opener, target)
+    assert candidate_shard(0, spills, 1, opener, target) == 60 * 59 // 2
+    peaks, edges = [], []
+    for budget in (10 ** 9, 24_000):
+        tracemalloc.start()
+        edges.append(verify_shard(0, 1, cfg, opener, budget))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert len(edges[0]) == 60 * 59 // 2 and np.array_equal(edges[0], edges[1])
+    assert peaks[0] > 1_400_000 and peaks[1] < peaks[0] / 3, peaks

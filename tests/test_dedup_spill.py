@@ -15,8 +15,8 @@ from dedup.minhash import MinHasher
 from pipelines import outdir
 from pipelines.dedup import output_patterns
 from pipelines.fileio import AtomicFile
-from pipelines.steps.dedup import (DedupConfig, bucket_pairs, candidate_shard, exact_shard, file_exact_decisions,
-                                   spill_file, verify_shard)
+from pipelines.steps.dedup import (DedupConfig, apply_decisions, bucket_pairs, candidate_shard, exact_shard,
+                                   file_exact_decisions, pair_runs, spill_file, verify_shard)
 
 
 def _io(folder):
@@ -128,6 +128,9 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
     lower = dataclasses.replace(cfg, threshold=0.75)
     assert sorted(tuple(e) for s in range(3) for e in verify_shard(s, 3, lower, opener).tolist()) == [
         (survivor[k + 1], survivor[k]) for k in range(7)]
+    for budget in (1, 60, 10 ** 9):   # one pair per run, a few, all at once: the same edges
+        assert [verify_shard(s, 3, lower, opener, budget).tolist() for s in range(3)] == [
+            verify_shard(s, 3, lower, opener).tolist() for s in range(3)]
     patterns = output_patterns(list(units))
     names = sorted(p.name for p in scratch.iterdir())
     assert names and all(outdir.matches(f"_temporary/dedup/{n}", patterns) for n in names), names
@@ -139,3 +142,37 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
     assert sorted(r for r, reason, _ in decided[1] if reason == "kept") == [5]
     assert sorted(r for r, reason, _ in decided[2] if reason == "exact_duplicate") == [0, 1, 2, 3, 4, 6]
     assert len(edges) == sum(reason == "exact_duplicate" for d in decided.values() for _, reason, _ in d)
+
+
+def test_pair_runs_cover_the_pairs_in_order_each_run_within_budget_and_as_long_as_it_can_be():
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        nodes = int(rng.integers(2, 30))
+        sizes = rng.integers(0, 50, nodes)
+        pairs = np.sort(np.array([rng.choice(nodes, 2, replace=False) for _ in range(rng.integers(1, 80))]), axis=1)
+        budget = int(rng.integers(1, 300))
+        runs = list(pair_runs(pairs, sizes, budget))
+        assert [lo for lo, _ in runs] == [0] + [hi for _, hi in runs[:-1]] and runs[-1][1] == len(pairs)
+
+        def held(lo, hi):
+            return int(sizes[np.unique(pairs[lo:hi])].sum())
+
+        for lo, hi in runs:
+            assert hi > lo and (held(lo, hi) <= budget or hi == lo + 1), (trial, lo, hi)
+            assert hi == len(pairs) or held(lo, hi + 1) > budget, (trial, lo, hi)
+
+
+def test_survivors_reach_the_writer_in_order_in_batches(tmp_path):
+    path = tmp_path / "part.jsonl"
+    path.write_text("".join(json.dumps({"id": f"d{i}", "text": f"text {i}"}) + "\n" for i in range(10)))
+    decisions = {1: ("exact_duplicate", "d0"), 0: ("kept", "d0"), 4: ("near_duplicate", "d3"), 3: ("kept", "d3"),
+                 7: ("duplicate_id", "")}
+    batches = []
+    result = apply_decisions(stream_documents(str(path)), str(path), DedupConfig(), decisions,
+                             lambda docs: batches.append([d.id for d in docs]), batch=3)
+    assert batches == [["d0", "d2", "d3"], ["d5", "d6", "d8"], ["d9"]]
+    assert [(c["id"], c["reason"]) for c in result.clusters] == [
+        ("d0", "kept"), ("d1", "exact_duplicate"), ("d3", "kept"), ("d4", "near_duplicate")]
+    stats = result.counters.to_stats()["documents"]
+    assert (stats["read"], stats["written"]) == (10, 7)
+    assert stats["dropped"] == {"exact_duplicate": 1, "near_duplicate": 1, "duplicate_id": 1}

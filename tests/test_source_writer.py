@@ -184,6 +184,26 @@ def test_row_groups_end_at_a_row_or_byte_cap_and_the_fullest_partition_is_writte
         _stream(tmp_path / "bad", buffer_bytes=0)
 
 
+def test_a_stream_with_one_path_writes_every_partition_there_and_an_empty_shard_when_none_come(tmp_path):
+    one = "lang=xx/bucket=head/part-00007.parquet"
+    with _stream(tmp_path / "one", row_group_rows=3, path=one) as stream:
+        stream.add([_doc(0, "en"), _doc(1, "de")])
+        stream.add([_doc(n, "fr") for n in range(2, 6)])
+        entries = stream.close()
+    table = pq.read_table(tmp_path / "one" / one)
+    assert [(e["path"], e["rows"]) for e in entries] == [(one, 6)]
+    assert table.column("lang").to_pylist() == ["en", "de", "fr", "fr", "fr", "fr"]
+    assert _groups(tmp_path / "one" / one) == [3, 3]
+    assert [p.relative_to(tmp_path / "one").as_posix() for p in (tmp_path / "one").rglob("*.parquet")] == [one]
+    with _stream(tmp_path / "empty", path=one) as stream:
+        stream.add([])
+        entries = stream.close()
+    assert [(e["path"], e["rows"]) for e in entries] == [(one, 0)]
+    data = (tmp_path / "empty" / one).read_bytes()
+    assert entries[0]["bytes"] == len(data) and entries[0]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert pq.read_table(tmp_path / "empty" / one).num_rows == 0
+
+
 def test_a_shard_appears_only_when_its_unit_is_done(tmp_path):
     folder = tmp_path / "out" / "lang=en" / "bucket=all"
     with _stream(tmp_path / "out", row_group_rows=2) as stream:

@@ -37,6 +37,10 @@ LOG = logging.getLogger("llamapipe.dedup")
 # MinHash needs ~12 bytes of memory per character (~120 MB here); longer documents (a few rare
 # book compilations) are kept without comparison rather than dropped.
 DEFAULT_MAX_CHARS = 10_000_000
+# Surviving documents handed to the shard writer at a time.
+WRITE_BATCH = 256
+# Shingle hashes (4 bytes each) of the candidate sets a verification shard holds at once: 32 MB.
+VERIFY_SET_BUDGET = 8 << 20
 
 
 GRANULARITIES = ("document", "book")
@@ -265,20 +269,47 @@ def candidate_shard(shard: int, spills: Sequence[spill.FileSpill], shards: int, 
     return len(pairs)
 
 
-def verify_shard(shard: int, band_shards: int, cfg: DedupConfig, open_file: spill.Opener
-                 ) -> np.ndarray:
+def verify_shard(shard: int, band_shards: int, cfg: DedupConfig, open_file: spill.Opener,
+                 budget: int = VERIFY_SET_BUDGET) -> np.ndarray:
     """Edges (larger node, smaller node; one (k, 2) array) of one verification shard: its candidate pairs
     from every one of `band_shards` band shards, each verified on the exact shingle-hash sets
-    (dedup.lsh.verified)."""
+    (dedup.lsh.verified). The pairs go in runs whose sets hold at most `budget` hashes together
+    (`pair_runs`), so memory stays flat however many candidates a shard gets."""
     pairs = np.concatenate([spill.read_pairs(band, shard, open_file) for band in range(band_shards)] or
                            [no_edges()])
     if not len(pairs):
         return no_edges()
     pairs = np.unique(pairs, axis=0)
-    sets = spill.SetReader(open_file).load(pairs.ravel())
-    ok = np.array([verified(sets[a], sets[b], cfg.threshold, cfg.granularity) for a, b in pairs.tolist()],
-                  dtype=bool)
+    reader = spill.SetReader(open_file)
+    nodes = np.unique(pairs)
+    sizes = reader.sizes(nodes)
+    ok = np.zeros(len(pairs), dtype=bool)
+    for lo, hi in pair_runs(np.searchsorted(nodes, pairs), sizes, budget):
+        ok[lo:hi] = _verify_run(pairs[lo:hi], reader, cfg)
     return np.ascontiguousarray(pairs[ok][:, ::-1])
+
+
+def _verify_run(pairs: np.ndarray, reader: spill.SetReader, cfg: DedupConfig) -> list[bool]:
+    """`verified` of each pair, reading the run's sets (freed when it returns, before the next run's load)."""
+    sets = reader.load(pairs.ravel())
+    return [verified(sets[a], sets[b], cfg.threshold, cfg.granularity) for a, b in pairs.tolist()]
+
+
+def pair_runs(pairs: np.ndarray, sizes: np.ndarray, budget: int) -> Iterator[tuple[int, int]]:
+    """(lo, hi) runs covering `pairs` ((n, 2) indexes into `sizes`, two different ones per pair) in order,
+    each as long as its distinct members' `sizes` add up to at most `budget` (one pair may exceed it)."""
+    size = sizes.tolist()
+    lo, held, seen = 0, 0, set()
+    for i, (a, b) in enumerate(pairs.tolist()):
+        new = (0 if a in seen else size[a]) + (0 if b in seen else size[b])
+        if held + new > budget and i > lo:
+            yield lo, i
+            lo, held, seen = i, 0, set()
+            new = size[a] + size[b]
+        seen.add(a)
+        seen.add(b)
+        held += new
+    yield lo, len(pairs)
 
 
 def member_files(edges: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -402,14 +433,15 @@ def cluster_decisions(members: list[tuple[int, tuple, str]]) -> Iterator[tuple[i
 
 @dataclasses.dataclass
 class WriteResult:
-    documents: list[Document]
     clusters: list[dict]
     counters: Counters
 
 
-def apply_decisions(items: Iterable[Union[Document, Fault]], path: str, cfg: DedupConfig, decisions: dict[int, tuple[str, str]]
-                    ) -> WriteResult:
-    """Drop the rows decided as duplicates; cluster rows for every document in a cluster.
+def apply_decisions(items: Iterable[Union[Document, Fault]], path: str, cfg: DedupConfig,
+                    decisions: dict[int, tuple[str, str]], write: Callable[[list[Document]], None],
+                    batch: int = WRITE_BATCH) -> WriteResult:
+    """Drop the rows decided as duplicates and pass the rest to `write`, `batch` documents at a time (so a
+    file's survivors are never held together); cluster rows for every document in a cluster.
 
     A `duplicate_id` copy gets no cluster row (the copy that keeps its id speaks for it);
     documents too long to compare are written and tallied under not_compared/too_long.
@@ -432,4 +464,9 @@ def apply_decisions(items: Iterable[Union[Document, Fault]], path: str, cfg: Ded
             continue
         counters.write(doc)
         kept.append(doc)
-    return WriteResult(kept, clusters, counters)
+        if len(kept) >= batch:
+            write(kept)
+            kept = []
+    if kept:
+        write(kept)
+    return WriteResult(clusters, counters)
