@@ -155,12 +155,23 @@ def save_exact(rows: Iterable[tuple], file_idx: int, shards: int, open_target: C
     by_shard: dict[int, list[tuple]] = {}
     for row in rows:
         by_shard.setdefault(key_shard(row[0], shards), []).append(row)
-    order = sorted(by_shard)
-    groups = [pa.Table.from_pylist([dict(zip(EXACT_SCHEMA.names, r)) for r in by_shard[s]], schema=EXACT_SCHEMA)
-              for s in order]
-    empty = EXACT_SCHEMA.empty_table()
-    write_target(open_target(exact_name(file_idx)), parquet_bytes(empty, groups))
-    return tuple(order)
+    groups = [(s, pa.Table.from_pylist([dict(zip(EXACT_SCHEMA.names, r)) for r in by_shard[s]], schema=EXACT_SCHEMA))
+              for s in sorted(by_shard)]
+    return save_groups(exact_name(file_idx), groups, EXACT_SCHEMA, open_target)
+
+
+def save_groups(name: str, groups: Sequence[tuple[int, pa.Table]], schema: pa.Schema,
+                open_target: Callable[[str], Target]) -> tuple[int, ...]:
+    """Write (key, table) groups, keys ascending, as the row groups of one Parquet scratch file; the keys
+    (`read_group` finds a key's row group by its place among them)."""
+    write_target(open_target(name), parquet_bytes(schema.empty_table(), [t.cast(schema) for _, t in groups]))
+    return tuple(key for key, _ in groups)
+
+
+def read_group(name: str, keys: Sequence[int], key: int, open_file: Opener) -> pa.Table:
+    """The row group of `key` in a file `save_groups` wrote with `keys`."""
+    with open_file(name) as f:
+        return pq.ParquetFile(f).read_row_group(list(keys).index(key))
 
 
 def read_bands(spill: FileSpill, shard: int, open_file: Opener) -> np.ndarray:

@@ -1,9 +1,9 @@
 """`llamapipe dedup`: exact and MinHash-LSH near-duplicate removal, every step distributed.
 
-Documents, keys and signatures never go through a Beam shuffle (the local runner holds every
-shuffled element in the launcher's memory): they wait in scratch files under
-OUT/_temporary/dedup (dedup/spill.py), and Beam carries file spill summaries, counts, shard ids
-and the few verified edges, as in pipelines/stackexchange.py.
+Nothing that grows with the corpus goes through a Beam shuffle (the local runner holds every shuffled
+element in the launcher's memory): documents, keys, signatures, edges, members and decisions wait in
+scratch files under OUT/_temporary/dedup (dedup/spill.py, pipelines/steps/dedup_clusters.py), and Beam
+carries file spill summaries, counts and shard ids, as in pipelines/stackexchange.py.
 1. per input file: exact-stage rows (exact key, id key), shingle-hash sets and LSH band digests
    of every compared document, band entries and exact rows partitioned by hash shard;
 2. per hash shard, once pass 1 is done: exact and id decisions (best member kept), and an edge from
@@ -13,17 +13,16 @@ and the few verified edges, as in pipelines/stackexchange.py.
 4. per verification shard, once 3 is done: each candidate pair verified by the exact Jaccard
    (containment for books) of the two shingle-hash sets, giving edges;
 5. connected components of both kinds of edges (an exact group joins the near-duplicate cluster of
-   its kept member) by alternating large-star / small-star rounds, each a GroupByKey by node shard
-   of edge batches: numpy arrays, one per shard, as an element per edge would sit in the launcher's
-   memory;
-6. per cluster the best member is kept: members grouped by input file, whose scratch gives their keep
-   keys, then by shard of their centre (batches again);
-7. per input file the decisions are applied (its own slice of each shard's exact decisions, which
-   are partitioned by input file, and its near-duplicate decisions): shards keep the input layout,
-   cluster rows go to OUT/_clusters.parquet/part-NNNNN.parquet; then _stats.json, _manifest.json,
-   _SUCCESS.
+   its kept member) by alternating large-star / small-star rounds, each a step per node shard that reads
+   its rows of the previous round's files; one more pair of rounds checks convergence;
+6. per input file, its cluster members with the fields of their keep keys, by shard of their centre;
+   per centre shard, the best member of each cluster kept, decisions by input file;
+7. per input file the decisions are applied (its own slice of each shard's exact and near-duplicate
+   decisions): shards keep the input layout, written a row group at a time, cluster rows go to
+   OUT/_clusters.parquet/part-NNNNN.parquet; then _stats.json, _manifest.json, _SUCCESS.
 No step gathers all signatures, sets or edges on one worker; a shard's slice stays about
-SHARD_INPUT_BYTES of input whatever the corpus size.
+SHARD_INPUT_BYTES of input whatever the corpus size, and a verification shard holds at most
+VERIFY_SET_BUDGET shingle hashes at once.
 """
 from __future__ import annotations
 
@@ -34,19 +33,17 @@ from typing import Optional
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.pvalue import AsList, AsSingleton
+from apache_beam.pvalue import AsList
 
 from corpus import shards
 from corpus.paths import canonical, is_url
 from corpus.readers import stream_documents
 from dedup import spill
-from dedup.components import (changed_edges, large_star_arrays, shard_round_input, small_star_arrays, split_by_shard,
-                              star_round_arrays)
 from dedup.minhash import MinHasher
-from pipelines import fileio, progress_marks
+from pipelines import fileio, memory, progress_marks
 from pipelines.commit import commit
-from pipelines.steps.dedup import (DedupConfig, apply_decisions, candidate_shard, cluster_batch_decisions,
-                                   decision_rows, exact_shard, file_exact_decisions, member_batches, member_files,
+from pipelines.steps import dedup_clusters as clusters
+from pipelines.steps.dedup import (DedupConfig, apply_decisions, candidate_shard, exact_shard, file_exact_decisions,
                                    merge_decisions, spill_file, verify_shard)
 
 CLUSTERS_DIR = "_clusters.parquet"
@@ -93,25 +90,54 @@ class SpillFn(beam.DoFn):
         yield spilled
 
 
-def _exact_stage(shard: int, spills: list, cfg: DedupConfig):
+def _exact_stage(shard: int, spills: list, cfg: DedupConfig, shard_count: int) -> int:
+    """Exact decisions of one hash shard; its edges become round 0's input (producer `shard`)."""
     scratch = Scratch(cfg.out)
-    return exact_shard(shard, sorted(spills, key=lambda s: s.file_idx), cfg, scratch.open, scratch.target)
+    edges = exact_shard(shard, sorted(spills, key=lambda s: s.file_idx), cfg, scratch.open, scratch.target)
+    clusters.write_round_input(edges, 0, shard, shard_count, scratch.target)
+    memory.release()
+    return len(edges)
 
 
-def _candidate_stage(shard: int, spills: list, _exact_done: int, cfg: DedupConfig, shard_count: int) -> int:
+def _candidate_stage(shard: int, spills: list, _exact_done: list, cfg: DedupConfig, shard_count: int) -> int:
     scratch = Scratch(cfg.out)
-    return candidate_shard(shard, sorted(spills, key=lambda s: s.file_idx), shard_count, scratch.open,
-                           scratch.target)
+    found = candidate_shard(shard, sorted(spills, key=lambda s: s.file_idx), shard_count, scratch.open,
+                            scratch.target)
+    memory.release()
+    return found
 
 
-def _verify_stage(shard: int, _candidates_done: int, cfg: DedupConfig, shard_count: int):
-    return verify_shard(shard, shard_count, cfg, Scratch(cfg.out).open)
+def _verify_stage(shard: int, _candidates_done: list, cfg: DedupConfig, shard_count: int) -> int:
+    """Verified edges of one shard, handed to round 0 (producer shard_count + `shard`)."""
+    scratch = Scratch(cfg.out)
+    edges = verify_shard(shard, shard_count, cfg, scratch.open)
+    clusters.write_round_input(edges, 0, shard_count + shard, shard_count, scratch.target)
+    memory.release()
+    return len(edges)
 
 
-def _member_stage(item, spills: list, cfg: DedupConfig, shard_count: int):
-    file_idx, members = item
-    spill_of = next(s for s in spills if s.file_idx == file_idx)
-    return member_batches(members, spill_of, shard_count, Scratch(cfg.out).open)
+def _round_stage(shard: int, _previous_done: list, r: int, cfg: DedupConfig, shard_count: int) -> int:
+    scratch = Scratch(cfg.out)
+    producers = 2 * shard_count if r == 0 else shard_count
+    files = max((idx for idx, _, _ in cfg.units), default=-1) + 1
+    return clusters.star_round_shard(shard, r, producers, shard_count, files, clusters.round_count(cfg.cc_rounds),
+                                     scratch.open, scratch.target)
+
+
+def _compare_stage(shard: int, _rounds_done: list, cfg: DedupConfig, shard_count: int) -> int:
+    return clusters.changed_shard(shard, shard_count, Scratch(cfg.out).open)
+
+
+def _keys_stage(spill_of, _rounds_done: list, cfg: DedupConfig, shard_count: int):
+    scratch = Scratch(cfg.out)
+    return clusters.member_keys_file(spill_of, shard_count, scratch.open, scratch.target)
+
+
+def _cluster_stage(shard: int, keys: list, cfg: DedupConfig):
+    scratch = Scratch(cfg.out)
+    decided = clusters.cluster_shard(shard, keys, cfg.keep, scratch.open, scratch.target)
+    memory.release()
+    return decided
 
 
 class WriteFn(beam.DoFn):
@@ -122,14 +148,11 @@ class WriteFn(beam.DoFn):
         self.out = cfg.out
         self.shard_count = shard_count
 
-    def process(self, item, _exact_done):
-        file_idx, grouped = item
-        units = list(grouped["unit"])
-        if not units:
-            return
-        _, path, rel = units[0]
-        exact = file_exact_decisions(file_idx, self.shard_count, Scratch(self.out).open)
-        decisions = merge_decisions(exact, decision_rows(grouped["near"]))
+    def process(self, unit, _exact_done, near):
+        file_idx, path, rel = unit
+        scratch = Scratch(self.out)
+        exact = file_exact_decisions(file_idx, self.shard_count, scratch.open)
+        decisions = merge_decisions(exact, clusters.file_near_decisions(file_idx, near, scratch.open))
         with shards.ShardStream(file_idx, lambda r: fileio.AtomicFile(fileio.under(self.out, r)), path=rel) as stream:
             result = apply_decisions(stream_documents(path, fileio.open_raw), path, self.cfg, decisions, stream.add)
             yield from stream.close()
@@ -138,32 +161,19 @@ class WriteFn(beam.DoFn):
             crel = f"{CLUSTERS_DIR}/{shards.part_name(file_idx)}"
             fileio.write_atomic(fileio.join(self.out, crel), cdata)
             yield shards.manifest_entry(crel, cdata, len(result.clusters))
+        memory.release()
         yield beam.pvalue.TaggedOutput("stats", result.counters)
 
 
-def _round_step(item, step) -> list:
-    """A round's output edges from one node shard's (node, neighbour) batches (none when empty)."""
-    edges = star_round_arrays(item[1], step)
-    return [edges] if len(edges) else []
+def _per_shard(p, label: str, count: int, fn, *args):
+    """`fn(shard, *args)` for every shard 0 .. count - 1, spread over the workers (Create reshuffles)."""
+    return p | f"{label}Shards" >> beam.Create(range(count)) | label >> beam.Map(fn, *args)
 
 
-def _star_round(edges, label: str, step, shards: int):
-    """One large-star or small-star round (dedup.components) over a PCollection of edge arrays: one
-    GroupByKey by node shard; the output is an array per shard (distinct within it; copies across
-    shards meet in the next round's shard and go there)."""
-    return (edges
-            | f"{label}Split" >> beam.FlatMap(shard_round_input, step, shards)
-            | f"{label}Group" >> beam.GroupByKey()
-            | f"{label}Step" >> beam.FlatMap(_round_step, step))
-
-
-def _check_converged(last, nxt, shards: int):
-    """Number of distinct edges that one more round would still change (0 when converged)."""
-    return (({"a": last | "LastSplit" >> beam.FlatMap(split_by_shard, shards),
-              "b": nxt | "NextSplit" >> beam.FlatMap(split_by_shard, shards)})
-            | "CompareRounds" >> beam.CoGroupByKey()
-            | "Changed" >> beam.Map(lambda kv: changed_edges(kv[1]["a"], kv[1]["b"]))
-            | "CountChanged" >> beam.CombineGlobally(sum))
+def _after(pcoll):
+    """A side input that makes a step wait until every element of `pcoll` is done (its value unused): a
+    list side input is the cheapest barrier, one stage rather than a global combine's several."""
+    return AsList(pcoll)
 
 
 def shard_count_of(units, shard_bytes: int) -> int:
@@ -177,38 +187,21 @@ def build_pipeline(p: beam.Pipeline, cfg: DedupConfig, run_id: Optional[str] = N
     readable = [u for u in cfg.units if u[0] not in unreadable]
     count = shard_count_of(readable, cfg.shard_bytes)
     unit_pc = p | "Inputs" >> beam.Create(readable) | "SpreadInputs" >> beam.Reshuffle()
-    by_file = unit_pc | "KeyByFile" >> beam.Map(lambda u: (u[0], u))
-    spills = AsList(unit_pc | "Spill" >> beam.ParDo(SpillFn(cfg, count, len(readable))))
-    exact_edges = (p
-                   | "ExactShards" >> beam.Create(range(count))
-                   | "SpreadExact" >> beam.Reshuffle()
-                   | "ExactDecisions" >> beam.Map(_exact_stage, spills, cfg))
-    exact_done = AsSingleton(exact_edges | "ExactDone" >> beam.combiners.Count.Globally())
-    candidates_done = AsSingleton(p
-                                  | "BandShards" >> beam.Create(range(count))
-                                  | "SpreadBands" >> beam.Reshuffle()
-                                  | "Candidates" >> beam.Map(_candidate_stage, spills, exact_done, cfg, count)
-                                  | "CandidatesDone" >> beam.CombineGlobally(sum))
-    near_edges = (p
-                  | "VerifyShards" >> beam.Create(range(count))
-                  | "SpreadVerify" >> beam.Reshuffle()
-                  | "VerifyCandidates" >> beam.Map(_verify_stage, candidates_done, cfg, count))
-    edges = (near_edges, exact_edges) | "AllEdges" >> beam.Flatten()
-    for i in range(cfg.cc_rounds):
-        edges = _star_round(_star_round(edges, f"Large{i}", large_star_arrays, count), f"Small{i}",
-                            small_star_arrays, count)
-    final = _star_round(_star_round(edges, "LargeCheck", large_star_arrays, count), "SmallCheck", small_star_arrays,
-                        count)
-    changed = _check_converged(edges, final, count)
-    near = (edges
-            | "MemberFiles" >> beam.FlatMap(member_files)
-            | "GroupMembers" >> beam.GroupByKey()
-            | "KeepKeys" >> beam.FlatMap(_member_stage, spills, cfg, count)
-            | "GroupClusters" >> beam.GroupByKey()
-            | "ClusterDecisions" >> beam.FlatMap(lambda kv: cluster_batch_decisions(kv[1], cfg.keep)))
-    written = ({"unit": by_file, "near": near}
-               | "JoinDecisions" >> beam.CoGroupByKey()
-               | "Write" >> beam.ParDo(WriteFn(cfg, count), exact_done).with_outputs("stats", main="manifest"))
+    spill_pc = unit_pc | "Spill" >> beam.ParDo(SpillFn(cfg, count, len(readable)))
+    spills = AsList(spill_pc)
+    exact = _per_shard(p, "ExactDecisions", count, _exact_stage, spills, cfg, count)
+    exact_done = _after(exact)
+    candidates_done = _after(_per_shard(p, "Candidates", count, _candidate_stage, spills, exact_done, cfg, count))
+    verified = _per_shard(p, "VerifyCandidates", count, _verify_stage, candidates_done, cfg, count)
+    done = _after((exact, verified) | "AllEdges" >> beam.Flatten())
+    for r in range(clusters.round_count(cfg.cc_rounds)):
+        done = _after(_per_shard(p, f"Round{r}", count, _round_stage, done, r, cfg, count))
+    changed = (_per_shard(p, "CompareRounds", count, _compare_stage, done, cfg, count)
+               | "CountChanged" >> beam.CombineGlobally(sum))
+    keys = AsList(spill_pc | "KeepKeys" >> beam.Map(_keys_stage, done, cfg, count))
+    near = AsList(_per_shard(p, "ClusterDecisions", count, _cluster_stage, keys, cfg))
+    written = (unit_pc
+               | "Write" >> beam.ParDo(WriteFn(cfg, count), exact_done, near).with_outputs("stats", main="manifest"))
     extras = changed | "ConvergenceCheck" >> beam.Map(_convergence_extra, cfg.cc_rounds)
     paths = {idx: path for idx, path, _ in cfg.units}
     commit(p, cfg.out, cfg.run_info(), written.stats, written.manifest, extras, run_id,
@@ -267,5 +260,6 @@ def output_patterns(units: list[tuple[int, str, str]]) -> list[str]:
     """Every file a dedup run over `units` may write under OUT (outdir.claim_output)."""
     return sorted({"/".join(glob.escape(part) for part in rel.split("/")) for _, _, rel in units}
                   | {f"{CLUSTERS_DIR}/part-*.parquet"}
-                  | {f"{shards.TEMP_DIR}/{SCRATCH_DIR}/{name}" for name in spill.scratch_patterns()}
+                  | {f"{shards.TEMP_DIR}/{SCRATCH_DIR}/{name}"
+                     for name in spill.scratch_patterns() + clusters.scratch_patterns()}
                   | {progress_marks.output_pattern()})

@@ -1,14 +1,17 @@
-"""Keep glibc from hoarding freed memory between files.
+"""Keep glibc from hoarding freed memory between files and tasks.
 
 A worker decompresses and parses one WET file at a time (tens of MB in a few large blocks).
 glibc raises its mmap threshold after such blocks are freed, so later ones come from the heap
 and are never returned: RSS then creeps up with every file. Pinning the threshold at 1 MiB
-keeps large blocks mmapped and given back on free. No-op off glibc.
+keeps large blocks mmapped and given back on free. What many small blocks leave behind (a task's
+Python objects, spread over the heap) is handed back by `release` after a large task. No-op off glibc.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
+import gc
 
 M_MMAP_THRESHOLD = -3
 _THRESHOLD = 1 << 20
@@ -29,3 +32,23 @@ def pin_mmap_threshold() -> bool:
     except (OSError, AttributeError):
         return False
     return _done
+
+
+def release() -> bool:
+    """After a large task: collect garbage and give the heap's free pages back (glibc malloc_trim), so a
+    long-lived worker's RSS follows what it holds, not the largest task it ran; True when trimmed."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None

@@ -27,7 +27,7 @@ from corpus.faults import Fault
 from corpus.shards import Target
 from corpus.wet import MalformedInput
 from dedup import spill
-from dedup.components import edge_array, no_edges, node_shard, rows_by_key, star_members, unique_edges
+from dedup.components import edge_array, no_edges, node_shard, rows_by_key, unique_edges
 from dedup.lsh import band_digests, bucket_candidates, choose_bands, verified
 from dedup.minhash import MinHasher, shingle_hashes
 from pipelines.steps import checks
@@ -310,13 +310,6 @@ def pair_runs(pairs: np.ndarray, sizes: np.ndarray, budget: int) -> Iterator[tup
         seen.add(b)
         held += new
     yield lo, len(pairs)
-
-
-def member_files(edges: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    """(file index, (node, centre) rows) of a batch of converged star edges (node, centre), centres
-    mapped to themselves, by the member node's input file."""
-    rows = unique_edges(star_members(edges))
-    return rows_by_key(rows, file_of(rows[:, 0]))
 
 
 MEMBER_FIELDS = ["node", "doc_id", "perplexity", "length"]

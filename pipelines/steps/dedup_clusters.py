@@ -1,0 +1,132 @@
+"""Connected components, cluster members and near-duplicate decisions of `llamapipe dedup`, shard by shard
+over scratch files (no Beam).
+
+The local Beam runner keeps every shuffled element in its launcher's memory, so after verification nothing
+of size proportional to the corpus goes through Beam: each step reads its slice of the previous step's
+scratch files (dedup/spill.py) and writes its own, and Beam carries counts and small summaries.
+Round r of connected components (large-star for even r, small-star for odd, dedup.components) reads the
+(node, neighbour) records of its node shard from every producer of round r - 1 (round 0's producers are
+the exact and verification shards) and writes its output edges as round r + 1's input. The rounds are
+`cc_rounds` pairs and one more pair whose output, compared with the last pair's, shows convergence.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from corpus import spill as records
+from corpus.document import file_of
+from corpus.shards import Target
+from dedup import spill
+from dedup.components import (changed_edges, large_star_arrays, no_edges, node_shard, round_pairs, small_star_arrays,
+                              star_members, star_round_arrays, unique_edges)
+from pipelines.steps.dedup import DECISION_SCHEMA, cluster_batch_decisions, decision_rows, member_batches
+
+MEMBER_SCHEMA = pa.schema([("node", pa.int64()), ("doc_id", pa.string()), ("perplexity", pa.float64()),
+                           ("length", pa.int64()), ("centre", pa.int64())])
+
+
+def round_count(cc_rounds: int) -> int:
+    """Rounds of a run: `cc_rounds` large-star/small-star pairs and the pair that checks convergence."""
+    return 2 * cc_rounds + 2
+
+
+def step_of(r: int):
+    return large_star_arrays if r % 2 == 0 else small_star_arrays
+
+
+def round_name(r: int, producer: int) -> str:
+    return f"cc-{r:03d}-{producer:05d}.spill"
+
+
+def edges_name(tag: str, producer: int) -> str:
+    """Edges of a round that later steps read: tag 'stars' (the last of the `cc_rounds` pairs), 'check'
+    (the checking pair) or 'members' ((node, centre) rows of the stars, by input file)."""
+    return f"{tag}-{producer:05d}.spill"
+
+
+def keys_name(file_idx: int) -> str:
+    return f"keys-{file_idx:05d}.parquet"
+
+
+def near_name(shard: int) -> str:
+    return f"near-{shard:05d}.parquet"
+
+
+def scratch_patterns() -> list[str]:
+    """Glob patterns of every scratch file name above (for the run's output claim)."""
+    return ["cc-*.spill", "stars-*.spill", "check-*.spill", "members-*.spill", "keys-*.parquet", "near-*.parquet"]
+
+
+def _write_edges(name: str, rows: np.ndarray, partitions: np.ndarray, count: int,
+                 open_target: Callable[[str], Target]) -> None:
+    flat = np.ascontiguousarray(rows, dtype=np.int64).view(spill.PAIR_DTYPE).reshape(-1)
+    spill.write_target(open_target(name), records.encode(flat, partitions, count))
+
+
+def _read_edges(name: str, partition: int, open_file: spill.Opener) -> np.ndarray:
+    with open_file(name) as f:
+        return records.read_partitions(f, spill.PAIR_DTYPE, partition, partition + 1, name).view("<i8").reshape(-1, 2)
+
+
+def write_round_input(edges: np.ndarray, r: int, producer: int, shards: int,
+                      open_target: Callable[[str], Target]) -> None:
+    """Hand `edges` ((k, 2) int64) to round r: the (node, neighbour) rows its step groups, by node shard."""
+    pairs = round_pairs(edges, step_of(r)) if len(edges) else no_edges()
+    _write_edges(round_name(r, producer), pairs, node_shard(pairs[:, 0], shards), shards, open_target)
+
+
+def star_round_shard(shard: int, r: int, producers: int, shards: int, files: int, rounds: int,
+                     open_file: spill.Opener, open_target: Callable[[str], Target]) -> int:
+    """Round r over one node shard: its rows from each of round r - 1's `producers`, the step's distinct
+    output edges written as round r + 1's input (and, after the last counted pair and the checking pair,
+    by first node for the convergence check, and as members by input file); how many edges."""
+    edges = star_round_arrays([_read_edges(round_name(r, p), shard, open_file) for p in range(producers)],
+                              step_of(r))
+    if r + 1 < rounds:
+        write_round_input(edges, r + 1, shard, shards, open_target)
+    if r in (rounds - 3, rounds - 1):
+        tag = "stars" if r == rounds - 3 else "check"
+        _write_edges(edges_name(tag, shard), edges, node_shard(edges[:, 0], shards), shards, open_target)
+    if r == rounds - 3:
+        members = unique_edges(star_members(edges))
+        _write_edges(edges_name("members", shard), members, file_of(members[:, 0]), files, open_target)
+    return len(edges)
+
+
+def changed_shard(shard: int, shards: int, open_file: spill.Opener) -> int:
+    """Edges of one node shard that the checking pair of rounds still changed (0 once converged)."""
+    return changed_edges([_read_edges(edges_name("stars", p), shard, open_file) for p in range(shards)],
+                         [_read_edges(edges_name("check", p), shard, open_file) for p in range(shards)])
+
+
+def member_keys_file(spill_of: spill.FileSpill, shards: int, open_file: spill.Opener,
+                     open_target: Callable[[str], Target]) -> tuple[int, tuple[int, ...]]:
+    """One input file's cluster members with the fields of their keep keys (MEMBER_SCHEMA), written as one
+    row group per shard of their centre; (file index, those shards)."""
+    members = [_read_edges(edges_name("members", p), spill_of.file_idx, open_file) for p in range(shards)]
+    if not sum(len(m) for m in members):
+        return spill_of.file_idx, ()
+    groups = list(member_batches(members, spill_of, shards, open_file))
+    return spill_of.file_idx, spill.save_groups(keys_name(spill_of.file_idx), groups, MEMBER_SCHEMA, open_target)
+
+
+def cluster_shard(shard: int, keys: Sequence[tuple[int, tuple[int, ...]]], rule: str, open_file: spill.Opener,
+                  open_target: Callable[[str], Target]) -> tuple[int, tuple[int, ...]]:
+    """Decisions of the clusters whose centre is in one shard, from every file's members there, written as
+    one row group (DECISION_SCHEMA) per input file; (shard, those files)."""
+    tables = [spill.read_group(keys_name(f), groups, shard, open_file) for f, groups in sorted(keys)
+              if shard in groups]
+    if not tables:
+        return shard, ()
+    by_file = list(cluster_batch_decisions(tables, rule))
+    return shard, spill.save_groups(near_name(shard), by_file, DECISION_SCHEMA, open_target)
+
+
+def file_near_decisions(file_idx: int, near: Iterable[tuple[int, tuple[int, ...]]], open_file: spill.Opener
+                        ) -> list[tuple[int, str, str]]:
+    """(row, reason, cluster id) of one input file's near-duplicate decisions, from every shard's scratch."""
+    return decision_rows(spill.read_group(near_name(shard), files, file_idx, open_file)
+                         for shard, files in sorted(near) if file_idx in files)

@@ -1,0 +1,69 @@
+"""Connected components over scratch files (pipelines.steps.dedup_clusters), round by round and shard by
+shard as the pipeline runs them, against the in-memory reference on random graphs."""
+import tempfile
+from fnmatch import fnmatch
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from corpus import spill as records
+from dedup import spill
+from dedup.components import components, edge_array, no_edges
+from pipelines.fileio import AtomicFile
+from pipelines.steps import dedup_clusters as clusters
+
+FILES = 4
+# Small ids collide often (long chains); the high ones are (file << 32) | row addresses of FILES files.
+node_ids = st.one_of(st.integers(0, 30), st.integers(0, FILES - 1).map(lambda f: f << 32) | st.integers(0, 5))
+graphs = st.lists(st.tuples(node_ids, node_ids), max_size=60)
+
+
+def _scratch_rounds(edges: np.ndarray, shards: int, cc_rounds: int, folder: Path) -> tuple[int, list]:
+    """Run every round of every shard on scratch files, round 0's input from two producers per shard (as the
+    exact and verification shards hand it); (edges the checking pair changed, distinct (node, centre) rows
+    of the members files)."""
+    target, opener = (lambda n: AtomicFile(str(folder / n))), (lambda n: open(folder / n, "rb"))
+    halves = np.array_split(edges, 2 * shards)
+    for producer, part in enumerate(halves):
+        clusters.write_round_input(part, 0, producer, shards, target)
+    rounds = clusters.round_count(cc_rounds)
+    for r in range(rounds):
+        producers = 2 * shards if r == 0 else shards
+        for shard in range(shards):
+            clusters.star_round_shard(shard, r, producers, shards, FILES, rounds, opener, target)
+    changed = sum(clusters.changed_shard(s, shards, opener) for s in range(shards))
+    members = set()
+    for f in range(FILES):
+        for p in range(shards):
+            name = clusters.edges_name("members", p)
+            with opener(name) as fh:
+                rows = records.read_partitions(fh, spill.PAIR_DTYPE, f, f + 1, name).view("<i8").reshape(-1, 2)
+            assert (rows[:, 0] >> 32 == f).all()       # each member in its own file's partition
+            members.update(map(tuple, rows.tolist()))
+    return changed, sorted(members)
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs, st.integers(1, 4))
+def test_scratch_rounds_find_the_reference_components(pairs, shards):
+    oriented = edge_array([(max(u, v), min(u, v)) for u, v in pairs if u != v])
+    with tempfile.TemporaryDirectory() as tmp:
+        changed, members = _scratch_rounds(oriented, shards, 8, Path(tmp))
+    assert changed == 0
+    assert len({node for node, _ in members}) == len(members)    # one centre per node
+    assert dict(members) == components(oriented.tolist())
+
+
+def test_too_few_rounds_leave_edges_changing_and_every_scratch_name_is_claimed():
+    chain = edge_array([(i + 1, i) for i in range(40)])
+    with tempfile.TemporaryDirectory() as tmp:
+        changed, _ = _scratch_rounds(chain, 3, 1, Path(tmp))
+        names = sorted(p.name for p in Path(tmp).iterdir())
+    assert changed > 0
+    assert names and all(any(fnmatch(n, pat) for pat in clusters.scratch_patterns()) for n in names), names
+
+
+def test_an_empty_graph_has_no_members():
+    with tempfile.TemporaryDirectory() as tmp:
+        assert _scratch_rounds(no_edges(), 2, 2, Path(tmp)) == (0, [])
