@@ -206,8 +206,8 @@ class ShardStream:
     holding most (then first by path) is written. Boundaries depend only on the documents and the
     batches they are added in (never on timing), so the same input gives the same bytes. `open_target(rel)` makes each file's Target; `close` commits
     them and returns their manifest entries, leaving a `with` block without `close` discards them.
-    With `path`, every document goes to that one shard (relative path), whatever its partition, and the
-    shard is written even when no document comes.
+    With `path`, every document goes to that one shard (relative path; `part` then names nothing), whatever
+    its partition, and the shard is written even when no document comes.
     """
 
     def __init__(self, part: int, open_target: Callable[[str], Target], row_group_rows: int = ROW_GROUP_ROWS,
@@ -235,10 +235,11 @@ class ShardStream:
     def add(self, docs: Sequence[Document]) -> None:
         """Queue documents (in order) for their partitions, writing each row group as it fills."""
         by_key: dict[str, list[Document]] = {}
-        if self.path is not None and docs:
+        if self.path is None:
+            for d in docs:
+                by_key.setdefault(f"{partition_dir(d.lang, d.bucket)}/{self.name}", []).append(d)
+        elif docs:
             by_key[self.path] = list(docs)
-        for d in (docs if self.path is None else ()):
-            by_key.setdefault(f"{partition_dir(d.lang, d.bucket)}/{self.name}", []).append(d)
         for rel in sorted(by_key):
             self._queue(self.shards.setdefault(rel, _Shard(rel)), documents_to_table(by_key[rel]))
         while sum(s.pending_bytes for s in self.shards.values()) >= self.buffer_bytes:
@@ -278,8 +279,10 @@ class ShardStream:
         """Write what waits, finish and commit every shard; their manifest entries, in path order."""
         entries = []
         try:
-            if self.path is not None:
-                self._open(self.shards.setdefault(self.path, _Shard(self.path)))
+            if self.path is not None and self.path not in self.shards:
+                shard = self.shards[self.path] = _Shard(self.path)
+                self._open(shard)
+                shard.writer.write_table(PARQUET_SCHEMA.empty_table())   # one empty row group, as pq.write_table
             for rel in sorted(self.shards):
                 shard = self.shards[rel]
                 self._flush(shard)

@@ -172,7 +172,8 @@ def rows_by_key(rows: np.ndarray, keys: np.ndarray) -> Iterator[tuple[int, np.nd
 
 def shard_round_input(edges: np.ndarray, step: ArrayStep, shards: int) -> Iterator[tuple[int, np.ndarray]]:
     """(shard, its (node, neighbour) rows) of a batch of edges for one round: each node's rows all land
-    in the node's shard, so a group by shard holds every neighbour of its nodes."""
+    in the node's shard, so a group by shard holds every neighbour of its nodes (the in-memory sharding of
+    `components_arrays`; the pipeline writes the same partitions as scratch, pipelines/steps/dedup_clusters.py)."""
     return split_by_shard(round_pairs(edges, step), shards)
 
 

@@ -100,6 +100,7 @@ def _exact_stage(shard: int, spills: list, cfg: DedupConfig, shard_count: int) -
 
 
 def _candidate_stage(shard: int, spills: list, _exact_done: list, cfg: DedupConfig, shard_count: int) -> int:
+    """Candidate pairs of one band shard, once the exact stage has said which documents it dropped."""
     scratch = Scratch(cfg.out)
     found = candidate_shard(shard, sorted(spills, key=lambda s: s.file_idx), shard_count, scratch.open,
                             scratch.target)
@@ -117,6 +118,7 @@ def _verify_stage(shard: int, _candidates_done: list, cfg: DedupConfig, shard_co
 
 
 def _round_stage(shard: int, _previous_done: list, r: int, cfg: DedupConfig, shard_count: int) -> int:
+    """Round r of connected components over one node shard, once round r - 1 is done everywhere."""
     scratch = Scratch(cfg.out)
     producers = 2 * shard_count if r == 0 else shard_count
     files = max((idx for idx, _, _ in cfg.units), default=-1) + 1
@@ -125,15 +127,18 @@ def _round_stage(shard: int, _previous_done: list, r: int, cfg: DedupConfig, sha
 
 
 def _compare_stage(shard: int, _rounds_done: list, cfg: DedupConfig, shard_count: int) -> int:
+    """Edges of one node shard that the checking rounds still changed."""
     return clusters.changed_shard(shard, shard_count, Scratch(cfg.out).open)
 
 
 def _keys_stage(spill_of, _rounds_done: list, cfg: DedupConfig, shard_count: int):
+    """One input file's cluster members with their keep-key fields, by centre shard."""
     scratch = Scratch(cfg.out)
     return clusters.member_keys_file(spill_of, shard_count, scratch.open, scratch.target)
 
 
 def _cluster_stage(shard: int, keys: list, cfg: DedupConfig):
+    """Decisions of the clusters centred in one shard, by input file."""
     scratch = Scratch(cfg.out)
     decided = clusters.cluster_shard(shard, keys, cfg.keep, scratch.open, scratch.target)
     memory.release()

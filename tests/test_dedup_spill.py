@@ -15,6 +15,7 @@ from dedup.minhash import MinHasher
 from pipelines import outdir
 from pipelines.dedup import output_patterns
 from pipelines.fileio import AtomicFile
+from pipelines.steps import dedup_clusters as clusters
 from pipelines.steps.dedup import (DedupConfig, apply_decisions, bucket_pairs, candidate_shard, exact_shard,
                                    file_exact_decisions, pair_runs, spill_file, verify_shard)
 
@@ -119,7 +120,7 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
     target, opener = _io(scratch)
     cfg = DedupConfig(units=units, out=str(tmp_path / "out"))
     spills = [spill_file(stream_documents(p), p, i, cfg, MinHasher(), 3, target) for i, p in enumerate(paths)]
-    edges = [e for s in range(3) for e in exact_shard(s, spills, cfg, opener, target)]
+    edges_by_shard = [exact_shard(s, spills, cfg, opener, target) for s in range(3)]
     assert sum(candidate_shard(s, spills, 3, opener, target) for s in range(3)) > 0
     # candidates are texts shifted by 3 words: 23 of 29 shingles shared, Jaccard 0.79: no edge at 0.8,
     # one per neighbour pair (texts k, k + 1, each verified where it survived the exact stage) at 0.75
@@ -131,6 +132,24 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
     for budget in (1, 60, 10 ** 9):   # one pair per run, a few, all at once: the same edges
         assert [verify_shard(s, 3, lower, opener, budget).tolist() for s in range(3)] == [
             verify_shard(s, 3, lower, opener).tolist() for s in range(3)]
+    # the steps after verification on the same scratch: rounds, members, keep keys, cluster decisions
+    for s in range(3):
+        clusters.write_round_input(edges_by_shard[s], 0, s, 3, target)
+        clusters.write_round_input(verify_shard(s, 3, lower, opener), 0, 3 + s, 3, target)
+    rounds = clusters.round_count(8)
+    for r in range(rounds):
+        for s in range(3):
+            clusters.star_round_shard(s, r, 6 if r == 0 else 3, 3, 3, rounds, opener, target)
+    assert sum(clusters.changed_shard(s, 3, opener) for s in range(3)) == 0
+    keys = [clusters.member_keys_file(sp, 3, opener, target) for sp in spills]
+    near = [clusters.cluster_shard(s, keys, "first", opener, target) for s in range(3)]
+    # one cluster of the 18 copies of texts 0..7 (near chain plus exact copies), kept: file 0 row 0; one of
+    # the three "x y" documents (exact copies), kept: file 0 row 6
+    assert sorted(clusters.file_near_decisions(0, near, opener)) == [
+        (0, "kept", "f0d0"), *[(r, "near_duplicate", "f0d0") for r in range(1, 6)], (6, "kept", "same")]
+    for f in (1, 2):
+        assert sorted(clusters.file_near_decisions(f, near, opener)) == [
+            *[(r, "near_duplicate", "f0d0") for r in range(6)], (6, "near_duplicate", "same")]
     patterns = output_patterns(list(units))
     names = sorted(p.name for p in scratch.iterdir())
     assert names and all(outdir.matches(f"_temporary/dedup/{n}", patterns) for n in names), names
@@ -141,7 +160,8 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
     assert sorted(r for r, reason, _ in decided[0] if reason == "kept") == [1, 2, 3, 4, 5, 6]
     assert sorted(r for r, reason, _ in decided[1] if reason == "kept") == [5]
     assert sorted(r for r, reason, _ in decided[2] if reason == "exact_duplicate") == [0, 1, 2, 3, 4, 6]
-    assert len(edges) == sum(reason == "exact_duplicate" for d in decided.values() for _, reason, _ in d)
+    exact_drops = sum(reason == "exact_duplicate" for d in decided.values() for _, reason, _ in d)
+    assert sum(len(e) for e in edges_by_shard) == exact_drops
 
 
 def test_pair_runs_cover_the_pairs_in_order_each_run_within_budget_and_as_long_as_it_can_be():

@@ -201,7 +201,12 @@ def test_a_stream_with_one_path_writes_every_partition_there_and_an_empty_shard_
     assert [(e["path"], e["rows"]) for e in entries] == [(one, 0)]
     data = (tmp_path / "empty" / one).read_bytes()
     assert entries[0]["bytes"] == len(data) and entries[0]["sha256"] == hashlib.sha256(data).hexdigest()
-    assert pq.read_table(tmp_path / "empty" / one).num_rows == 0
+    assert data == shards.documents_parquet([])     # as a whole-table write: one empty row group
+    docs = [_doc(n, "en") for n in range(5)]        # under both caps: the bytes of a whole-table write
+    with _stream(tmp_path / "few", path=one) as stream:
+        stream.add(docs)
+        stream.close()
+    assert (tmp_path / "few" / one).read_bytes() == shards.documents_parquet(docs)
 
 
 def test_a_shard_appears_only_when_its_unit_is_done(tmp_path):

@@ -20,8 +20,8 @@ from corpus import spill as records
 from corpus.document import file_of
 from corpus.shards import Target
 from dedup import spill
-from dedup.components import (changed_edges, large_star_arrays, no_edges, node_shard, round_pairs, small_star_arrays,
-                              star_members, star_round_arrays, unique_edges)
+from dedup.components import (ArrayStep, changed_edges, large_star_arrays, no_edges, node_shard, round_pairs,
+                              small_star_arrays, star_members, star_round_arrays, unique_edges)
 from pipelines.steps.dedup import DECISION_SCHEMA, cluster_batch_decisions, decision_rows, member_batches
 
 MEMBER_SCHEMA = pa.schema([("node", pa.int64()), ("doc_id", pa.string()), ("perplexity", pa.float64()),
@@ -33,11 +33,13 @@ def round_count(cc_rounds: int) -> int:
     return 2 * cc_rounds + 2
 
 
-def step_of(r: int):
+def step_of(r: int) -> ArrayStep:
+    """Round r's step: large-star for even rounds, small-star for odd ones."""
     return large_star_arrays if r % 2 == 0 else small_star_arrays
 
 
 def round_name(r: int, producer: int) -> str:
+    """Round r's input from one producer (a shard of round r - 1, or of the exact and verification steps)."""
     return f"cc-{r:03d}-{producer:05d}.spill"
 
 
@@ -48,10 +50,12 @@ def edges_name(tag: str, producer: int) -> str:
 
 
 def keys_name(file_idx: int) -> str:
+    """One input file's cluster members with their keep-key fields, a row group per centre shard."""
     return f"keys-{file_idx:05d}.parquet"
 
 
 def near_name(shard: int) -> str:
+    """One centre shard's near-duplicate decisions, a row group per input file."""
     return f"near-{shard:05d}.parquet"
 
 
