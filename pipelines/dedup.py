@@ -48,6 +48,9 @@ from pipelines.steps.dedup import (DedupConfig, apply_decisions, candidate_shard
 
 CLUSTERS_DIR = "_clusters.parquet"
 SCRATCH_DIR = "dedup"
+# A Write task that read this much text hands its freed heap back (pipelines/memory.py); smaller ones,
+# e.g. the thousands of small shards a ccnet output has, skip the heap walk.
+RELEASE_AFTER_CHARS = 4 << 20
 CLUSTER_SCHEMA = pa.schema([("id", pa.string()), ("cluster_id", pa.string()), ("kept", pa.bool_()),
                             ("reason", pa.string())])
 
@@ -166,7 +169,8 @@ class WriteFn(beam.DoFn):
             crel = f"{CLUSTERS_DIR}/{shards.part_name(file_idx)}"
             fileio.write_atomic(fileio.join(self.out, crel), cdata)
             yield shards.manifest_entry(crel, cdata, len(result.clusters))
-        memory.release()
+        if result.counters.reads.chars >= RELEASE_AFTER_CHARS:
+            memory.release()
         yield beam.pvalue.TaggedOutput("stats", result.counters)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import gc
 
 M_MMAP_THRESHOLD = -3
 _THRESHOLD = 1 << 20
@@ -35,9 +34,9 @@ def pin_mmap_threshold() -> bool:
 
 
 def release() -> bool:
-    """After a large task: collect garbage and give the heap's free pages back (glibc malloc_trim), so a
-    long-lived worker's RSS follows what it holds, not the largest task it ran; True when trimmed."""
-    gc.collect()
+    """After a large task: give the heap's free pages back (glibc malloc_trim), so a long-lived worker's
+    RSS follows what it holds, not the largest task it ran; True when trimmed. Cheap (no garbage
+    collection), but still a walk of the heap: call it after tasks of megabytes, not per small file."""
     trim = _malloc_trim()
     if trim is None:
         return False
