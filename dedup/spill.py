@@ -155,23 +155,40 @@ def save_exact(rows: Iterable[tuple], file_idx: int, shards: int, open_target: C
     by_shard: dict[int, list[tuple]] = {}
     for row in rows:
         by_shard.setdefault(key_shard(row[0], shards), []).append(row)
-    groups = [(s, pa.Table.from_pylist([dict(zip(EXACT_SCHEMA.names, r)) for r in by_shard[s]], schema=EXACT_SCHEMA))
-              for s in sorted(by_shard)]
-    return save_groups(exact_name(file_idx), groups, EXACT_SCHEMA, open_target)
+    order = sorted(by_shard)
+    groups = [pa.Table.from_pylist([dict(zip(EXACT_SCHEMA.names, r)) for r in by_shard[s]], schema=EXACT_SCHEMA)
+              for s in order]
+    empty = EXACT_SCHEMA.empty_table()
+    write_target(open_target(exact_name(file_idx)), parquet_bytes(empty, groups))
+    return tuple(order)
 
 
-def save_groups(name: str, groups: Sequence[tuple[int, pa.Table]], schema: pa.Schema,
+def save_tables(name: str, tables: Sequence[tuple[int, pa.Table]], partitions: int, schema: pa.Schema,
                 open_target: Callable[[str], Target]) -> tuple[int, ...]:
-    """Write (key, table) groups, keys ascending, as the row groups of one Parquet scratch file; the keys
-    (`read_group` finds a key's row group by its place among them)."""
-    write_target(open_target(name), parquet_bytes(schema.empty_table(), [t.cast(schema) for _, t in groups]))
-    return tuple(key for key, _ in groups)
+    """Write (partition, table) pairs (distinct partitions below `partitions`, ascending) as one spill file
+    whose partition p holds its table as an Arrow IPC stream (nothing when absent); the partitions. A
+    reader seeks to its own table (`read_table`), whatever the number of partitions: a Parquet footer of
+    one row group per partition would be parsed whole by every reader."""
+    counts = np.zeros(partitions, dtype=np.int64)
+    chunks = []
+    for key, table in tables:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, schema) as writer:
+            writer.write_table(table.cast(schema))
+        chunks.append(sink.getvalue().to_pybytes())
+        counts[key] = len(chunks[-1])
+    data = np.frombuffer(b"".join(chunks), dtype=np.uint8)
+    write_target(open_target(name), records.encode_counts(data, counts))
+    return tuple(key for key, _ in tables)
 
 
-def read_group(name: str, keys: Sequence[int], key: int, open_file: Opener) -> pa.Table:
-    """The row group of `key` in a file `save_groups` wrote with `keys`."""
+def read_table(name: str, partition: int, schema: pa.Schema, open_file: Opener) -> pa.Table:
+    """The table `save_tables` wrote for one partition (empty when none)."""
     with open_file(name) as f:
-        return pq.ParquetFile(f).read_row_group(list(keys).index(key))
+        raw = records.read_partitions(f, np.uint8, partition, partition + 1, name)
+    if not raw.size:
+        return schema.empty_table()
+    return pa.ipc.open_stream(pa.py_buffer(raw.tobytes())).read_all()
 
 
 def read_bands(spill: FileSpill, shard: int, open_file: Opener) -> np.ndarray:

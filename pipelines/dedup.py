@@ -143,7 +143,8 @@ def _keys_stage(spill_of, _rounds_done: list, cfg: DedupConfig, shard_count: int
 def _cluster_stage(shard: int, keys: list, cfg: DedupConfig):
     """Decisions of the clusters centred in one shard, by input file."""
     scratch = Scratch(cfg.out)
-    decided = clusters.cluster_shard(shard, keys, cfg.keep, scratch.open, scratch.target)
+    files = max((idx for idx, _, _ in cfg.units), default=-1) + 1
+    decided = clusters.cluster_shard(shard, keys, cfg.keep, files, scratch.open, scratch.target)
     memory.release()
     return decided
 

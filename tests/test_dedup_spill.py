@@ -142,7 +142,7 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
             clusters.star_round_shard(s, r, 6 if r == 0 else 3, 3, 3, rounds, opener, target)
     assert sum(clusters.changed_shard(s, 3, opener) for s in range(3)) == 0
     keys = [clusters.member_keys_file(sp, 3, opener, target) for sp in spills]
-    near = [clusters.cluster_shard(s, keys, "first", opener, target) for s in range(3)]
+    near = [clusters.cluster_shard(s, keys, "first", 3, opener, target) for s in range(3)]
     # one cluster of the 18 copies of texts 0..7 (near chain plus exact copies), kept: file 0 row 0; one of
     # the three "x y" documents (exact copies), kept: file 0 row 6
     assert sorted(clusters.file_near_decisions(0, near, opener)) == [
@@ -196,3 +196,16 @@ def test_survivors_reach_the_writer_in_order_in_batches(tmp_path):
     stats = result.counters.to_stats()["documents"]
     assert (stats["read"], stats["written"]) == (10, 7)
     assert stats["dropped"] == {"exact_duplicate": 1, "near_duplicate": 1, "duplicate_id": 1}
+
+
+def test_tables_by_partition_round_trip_and_an_absent_partition_is_an_empty_table(tmp_path):
+    import pyarrow as pa
+    target, opener = _io(tmp_path)
+    schema = pa.schema([("row", pa.int64()), ("reason", pa.string())])
+    tables = [(2, pa.table({"row": [1, 5], "reason": ["kept", "near_duplicate"]})),
+              (7, pa.table({"row": [0], "reason": ["é"]}))]
+    assert spill.save_tables("t.spill", tables, 1000, schema, target) == (2, 7)
+    for key, table in tables:
+        assert spill.read_table("t.spill", key, schema, opener).equals(table.cast(schema))
+    empty = spill.read_table("t.spill", 3, schema, opener)
+    assert empty.num_rows == 0 and empty.schema == schema

@@ -50,18 +50,18 @@ def edges_name(tag: str, producer: int) -> str:
 
 
 def keys_name(file_idx: int) -> str:
-    """One input file's cluster members with their keep-key fields, a row group per centre shard."""
-    return f"keys-{file_idx:05d}.parquet"
+    """One input file's cluster members with their keep-key fields, a table per centre shard."""
+    return f"keys-{file_idx:05d}.spill"
 
 
 def near_name(shard: int) -> str:
-    """One centre shard's near-duplicate decisions, a row group per input file."""
-    return f"near-{shard:05d}.parquet"
+    """One centre shard's near-duplicate decisions, a table per input file."""
+    return f"near-{shard:05d}.spill"
 
 
 def scratch_patterns() -> list[str]:
     """Glob patterns of every scratch file name above (for the run's output claim)."""
-    return ["cc-*.spill", "stars-*.spill", "check-*.spill", "members-*.spill", "keys-*.parquet", "near-*.parquet"]
+    return ["cc-*.spill", "stars-*.spill", "check-*.spill", "members-*.spill", "keys-*.spill", "near-*.spill"]
 
 
 def _write_edges(name: str, rows: np.ndarray, partitions: np.ndarray, count: int,
@@ -109,28 +109,29 @@ def changed_shard(shard: int, shards: int, open_file: spill.Opener) -> int:
 def member_keys_file(spill_of: spill.FileSpill, shards: int, open_file: spill.Opener,
                      open_target: Callable[[str], Target]) -> tuple[int, tuple[int, ...]]:
     """One input file's cluster members with the fields of their keep keys (MEMBER_SCHEMA), written as one
-    row group per shard of their centre; (file index, those shards)."""
+    table per shard of their centre (spill.save_tables); (file index, those shards)."""
     members = [_read_edges(edges_name("members", p), spill_of.file_idx, open_file) for p in range(shards)]
     if not sum(len(m) for m in members):
         return spill_of.file_idx, ()
     groups = list(member_batches(members, spill_of, shards, open_file))
-    return spill_of.file_idx, spill.save_groups(keys_name(spill_of.file_idx), groups, MEMBER_SCHEMA, open_target)
+    return spill_of.file_idx, spill.save_tables(keys_name(spill_of.file_idx), groups, shards, MEMBER_SCHEMA,
+                                                open_target)
 
 
-def cluster_shard(shard: int, keys: Sequence[tuple[int, tuple[int, ...]]], rule: str, open_file: spill.Opener,
-                  open_target: Callable[[str], Target]) -> tuple[int, tuple[int, ...]]:
+def cluster_shard(shard: int, keys: Sequence[tuple[int, tuple[int, ...]]], rule: str, files: int,
+                  open_file: spill.Opener, open_target: Callable[[str], Target]) -> tuple[int, tuple[int, ...]]:
     """Decisions of the clusters whose centre is in one shard, from every file's members there, written as
-    one row group (DECISION_SCHEMA) per input file; (shard, those files)."""
-    tables = [spill.read_group(keys_name(f), groups, shard, open_file) for f, groups in sorted(keys)
+    one table (DECISION_SCHEMA) per input file (of `files`); (shard, those files)."""
+    tables = [spill.read_table(keys_name(f), shard, MEMBER_SCHEMA, open_file) for f, groups in sorted(keys)
               if shard in groups]
     if not tables:
         return shard, ()
     by_file = list(cluster_batch_decisions(tables, rule))
-    return shard, spill.save_groups(near_name(shard), by_file, DECISION_SCHEMA, open_target)
+    return shard, spill.save_tables(near_name(shard), by_file, files, DECISION_SCHEMA, open_target)
 
 
 def file_near_decisions(file_idx: int, near: Iterable[tuple[int, tuple[int, ...]]], open_file: spill.Opener
                         ) -> list[tuple[int, str, str]]:
     """(row, reason, cluster id) of one input file's near-duplicate decisions, from every shard's scratch."""
-    return decision_rows(spill.read_group(near_name(shard), files, file_idx, open_file)
+    return decision_rows(spill.read_table(near_name(shard), file_idx, DECISION_SCHEMA, open_file)
                          for shard, files in sorted(near) if file_idx in files)
