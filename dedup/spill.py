@@ -209,7 +209,19 @@ def save_pairs(shard: int, pairs: np.ndarray, shards: int, open_target: Callable
 
 def read_pairs(band_shard: int, shard: int, open_file: Opener) -> np.ndarray:
     """The candidate pairs ((n, 2) int64) one band shard wrote for one verification shard."""
-    return _read(open_file, pairs_name(band_shard), PAIR_DTYPE, shard, shard + 1).view("<i8").reshape(-1, 2)
+    return read_edges(pairs_name(band_shard), shard, open_file)
+
+
+def write_edges(name: str, rows: np.ndarray, partitions: np.ndarray, count: int,
+                open_target: Callable[[str], Target]) -> None:
+    """Write (k, 2) int64 rows as a spill file, row i in partition `partitions[i]` of `count`."""
+    flat = np.ascontiguousarray(rows, dtype=np.int64).view(PAIR_DTYPE).reshape(-1)
+    write_target(open_target(name), records.encode(flat, partitions, count))
+
+
+def read_edges(name: str, partition: int, open_file: Opener) -> np.ndarray:
+    """The (k, 2) int64 rows of one partition of a spill file of pairs (`write_edges`, `save_pairs`)."""
+    return _read(open_file, name, PAIR_DTYPE, partition, partition + 1).view("<i8").reshape(-1, 2)
 
 
 def read_exact(spill: FileSpill, shard: Optional[int], open_file: Opener) -> pa.Table:

@@ -124,9 +124,8 @@ def _round_stage(shard: int, _previous_done: list, r: int, cfg: DedupConfig, sha
     """Round r of connected components over one node shard, once round r - 1 is done everywhere."""
     scratch = Scratch(cfg.out)
     producers = 2 * shard_count if r == 0 else shard_count
-    files = max((idx for idx, _, _ in cfg.units), default=-1) + 1
-    return clusters.star_round_shard(shard, r, producers, shard_count, files, clusters.round_count(cfg.cc_rounds),
-                                     scratch.open, scratch.target)
+    return clusters.star_round_shard(shard, r, producers, shard_count, cfg.file_count(),
+                                     clusters.round_count(cfg.cc_rounds), scratch.open, scratch.target)
 
 
 def _compare_stage(shard: int, _rounds_done: list, cfg: DedupConfig, shard_count: int) -> int:
@@ -143,8 +142,7 @@ def _keys_stage(spill_of, _rounds_done: list, cfg: DedupConfig, shard_count: int
 def _cluster_stage(shard: int, keys: list, cfg: DedupConfig):
     """Decisions of the clusters centred in one shard, by input file."""
     scratch = Scratch(cfg.out)
-    files = max((idx for idx, _, _ in cfg.units), default=-1) + 1
-    decided = clusters.cluster_shard(shard, keys, cfg.keep, files, scratch.open, scratch.target)
+    decided = clusters.cluster_shard(shard, keys, cfg.keep, cfg.file_count(), scratch.open, scratch.target)
     memory.release()
     return decided
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from corpus import spill as records
 from dedup import spill
 from dedup.components import components, edge_array, no_edges
 from pipelines.fileio import AtomicFile
@@ -35,9 +34,7 @@ def _scratch_rounds(edges: np.ndarray, shards: int, cc_rounds: int, folder: Path
     members = set()
     for f in range(FILES):
         for p in range(shards):
-            name = clusters.edges_name("members", p)
-            with opener(name) as fh:
-                rows = records.read_partitions(fh, spill.PAIR_DTYPE, f, f + 1, name).view("<i8").reshape(-1, 2)
+            rows = spill.read_edges(clusters.edges_name("members", p), f, opener)
             assert (rows[:, 0] >> 32 == f).all()       # each member in its own file's partition
             members.update(map(tuple, rows.tolist()))
     return changed, sorted(members)

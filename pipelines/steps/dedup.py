@@ -95,6 +95,10 @@ class DedupConfig:
             raise checks.ConfigError(f"--candidate-threshold {self.candidate_threshold} is above --threshold "
                                      f"{self.threshold}: banding would miss pairs that verification accepts")
 
+    def file_count(self) -> int:
+        """Input file indexes run below this (unreadable inputs keep theirs): partitions by input file."""
+        return max((idx for idx, _, _ in self.units), default=-1) + 1
+
     def compared(self, doc: Document) -> bool:
         """Whether a document is short enough to be compared (exact and MinHash)."""
         return len(doc.text) <= self.max_chars
@@ -228,7 +232,7 @@ def exact_shard(shard: int, spills: Sequence[spill.FileSpill], cfg: DedupConfig,
         if members[0][0] >= 0:
             best = min(members, key=lambda m: m[1])[0]
             edges += [(max(m[0], best), min(m[0], best)) for m in members if m[0] != best]
-    spill.write_decisions(shard, decisions, max((idx for idx, _, _ in cfg.units), default=-1) + 1, open_target)
+    spill.write_decisions(shard, decisions, cfg.file_count(), open_target)
     return edge_array(edges)
 
 

@@ -16,7 +16,6 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from corpus import spill as records
 from corpus.document import file_of
 from corpus.shards import Target
 from dedup import spill
@@ -64,22 +63,11 @@ def scratch_patterns() -> list[str]:
     return ["cc-*.spill", "stars-*.spill", "check-*.spill", "members-*.spill", "keys-*.spill", "near-*.spill"]
 
 
-def _write_edges(name: str, rows: np.ndarray, partitions: np.ndarray, count: int,
-                 open_target: Callable[[str], Target]) -> None:
-    flat = np.ascontiguousarray(rows, dtype=np.int64).view(spill.PAIR_DTYPE).reshape(-1)
-    spill.write_target(open_target(name), records.encode(flat, partitions, count))
-
-
-def _read_edges(name: str, partition: int, open_file: spill.Opener) -> np.ndarray:
-    with open_file(name) as f:
-        return records.read_partitions(f, spill.PAIR_DTYPE, partition, partition + 1, name).view("<i8").reshape(-1, 2)
-
-
 def write_round_input(edges: np.ndarray, r: int, producer: int, shards: int,
                       open_target: Callable[[str], Target]) -> None:
     """Hand `edges` ((k, 2) int64) to round r: the (node, neighbour) rows its step groups, by node shard."""
     pairs = round_pairs(edges, step_of(r)) if len(edges) else no_edges()
-    _write_edges(round_name(r, producer), pairs, node_shard(pairs[:, 0], shards), shards, open_target)
+    spill.write_edges(round_name(r, producer), pairs, node_shard(pairs[:, 0], shards), shards, open_target)
 
 
 def star_round_shard(shard: int, r: int, producers: int, shards: int, files: int, rounds: int,
@@ -87,30 +75,30 @@ def star_round_shard(shard: int, r: int, producers: int, shards: int, files: int
     """Round r over one node shard: its rows from each of round r - 1's `producers`, the step's distinct
     output edges written as round r + 1's input (and, after the last counted pair and the checking pair,
     by first node for the convergence check, and as members by input file); how many edges."""
-    edges = star_round_arrays([_read_edges(round_name(r, p), shard, open_file) for p in range(producers)],
+    edges = star_round_arrays([spill.read_edges(round_name(r, p), shard, open_file) for p in range(producers)],
                               step_of(r))
     if r + 1 < rounds:
         write_round_input(edges, r + 1, shard, shards, open_target)
     if r in (rounds - 3, rounds - 1):
         tag = "stars" if r == rounds - 3 else "check"
-        _write_edges(edges_name(tag, shard), edges, node_shard(edges[:, 0], shards), shards, open_target)
+        spill.write_edges(edges_name(tag, shard), edges, node_shard(edges[:, 0], shards), shards, open_target)
     if r == rounds - 3:
         members = unique_edges(star_members(edges))
-        _write_edges(edges_name("members", shard), members, file_of(members[:, 0]), files, open_target)
+        spill.write_edges(edges_name("members", shard), members, file_of(members[:, 0]), files, open_target)
     return len(edges)
 
 
 def changed_shard(shard: int, shards: int, open_file: spill.Opener) -> int:
     """Edges of one node shard that the checking pair of rounds still changed (0 once converged)."""
-    return changed_edges([_read_edges(edges_name("stars", p), shard, open_file) for p in range(shards)],
-                         [_read_edges(edges_name("check", p), shard, open_file) for p in range(shards)])
+    return changed_edges([spill.read_edges(edges_name("stars", p), shard, open_file) for p in range(shards)],
+                         [spill.read_edges(edges_name("check", p), shard, open_file) for p in range(shards)])
 
 
 def member_keys_file(spill_of: spill.FileSpill, shards: int, open_file: spill.Opener,
                      open_target: Callable[[str], Target]) -> tuple[int, tuple[int, ...]]:
     """One input file's cluster members with the fields of their keep keys (MEMBER_SCHEMA), written as one
     table per shard of their centre (spill.save_tables); (file index, those shards)."""
-    members = [_read_edges(edges_name("members", p), spill_of.file_idx, open_file) for p in range(shards)]
+    members = [spill.read_edges(edges_name("members", p), spill_of.file_idx, open_file) for p in range(shards)]
     if not sum(len(m) for m in members):
         return spill_of.file_idx, ()
     groups = list(member_batches(members, spill_of, shards, open_file))
