@@ -200,7 +200,7 @@ def machine() -> str:
 
 
 def write_section(path: Path, name: str, text: str) -> None:
-    """Replace (or append) the section `name` of BENCHMARKS.md, leaving the others alone."""
+    """Replace (or append) the section `name` of BENCHMARKS.md, leaving the others alone; atomically."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     old = path.read_text() if path.exists() else "# Benchmarks\n\nEvery table here is written by a script in benchmarks/ from one real run.\n"
     block = f"{start}\n{text}\n{end}"
@@ -209,4 +209,6 @@ def write_section(path: Path, name: str, text: str) -> None:
         new = head + block + rest.split(end, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(new)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")   # a killed run leaves the old file whole
+    tmp.write_text(new)
+    os.replace(tmp, path)

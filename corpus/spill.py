@@ -17,6 +17,8 @@ import numpy as np
 
 MAGIC = b"LLSPILL1"
 _HEADER = len(MAGIC) + 16
+# read_partitions reads the offsets of at most this many partitions in one go, else the two ends alone.
+_ONE_READ = 64
 
 
 def encode(records: np.ndarray, partitions: np.ndarray, n_partitions: int) -> bytes:
@@ -58,7 +60,11 @@ def read_partitions(f: BinaryIO, dtype: np.dtype, lo: int, hi: int, name: str = 
     dtype = np.dtype(dtype)
     n_partitions = _header(f, dtype, name)
     _check_range(lo, hi, n_partitions, name)
-    start, end = _int64s(f, _HEADER + 8 * lo, 1, name)[0], _int64s(f, _HEADER + 8 * hi, 1, name)[0]
+    if hi - lo <= _ONE_READ:   # offsets lo .. hi in one read (a consumer of one partition reads two)
+        span = _int64s(f, _HEADER + 8 * lo, hi - lo + 1, name)
+        start, end = span[0], span[-1]
+    else:
+        start, end = _int64s(f, _HEADER + 8 * lo, 1, name)[0], _int64s(f, _HEADER + 8 * hi, 1, name)[0]
     return _records(f, dtype, _HEADER + 8 * (n_partitions + 1), int(start), int(end), name)
 
 
@@ -74,9 +80,12 @@ def read_all(f: BinaryIO, dtype: np.dtype, name: str = "spill file") -> np.ndarr
 def _header(f: BinaryIO, dtype: np.dtype, name: str) -> int:
     """Check an open spill file's magic and record size against `dtype`; its partition count."""
     f.seek(0)
-    if f.read(len(MAGIC)) != MAGIC:
+    head = f.read(_HEADER)
+    if head[:len(MAGIC)] != MAGIC:
         raise ValueError(f"{name}: not a spill file (bad magic)")
-    n_partitions, itemsize = _int64s(f, len(MAGIC), 2, name).tolist()
+    if len(head) != _HEADER:
+        raise ValueError(f"{name}: truncated spill file (header ends at byte {len(head)})")
+    n_partitions, itemsize = np.frombuffer(head, dtype="<i8", offset=len(MAGIC)).tolist()
     if itemsize != dtype.itemsize:
         raise ValueError(f"{name}: records are {itemsize} bytes, expected {dtype.itemsize} ({dtype})")
     return n_partitions

@@ -241,12 +241,97 @@ static PyObject *sha1_lines(PyObject *self, PyObject *args)
     return out;
 }
 
+/* Values two sorted arrays of unique uint32 share: a merge, or (one array 16x the other or more) a
+   galloping search of the smaller one's values in the larger. */
+static int64_t shared_count(const uint32_t *a, Py_ssize_t na, const uint32_t *b, Py_ssize_t nb)
+{
+    if (na > nb) {
+        const uint32_t *t = a; a = b; b = t;
+        Py_ssize_t tn = na; na = nb; nb = tn;
+    }
+    int64_t shared = 0;
+    Py_ssize_t i = 0, j = 0;
+    if (nb / 16 >= na) {
+        for (i = 0; i < na && j < nb; i++) {
+            Py_ssize_t step = 1, lo = j, hi = j;
+            while (hi < nb && b[hi] < a[i]) { /* gallop: b[lo] < a[i] <= b[hi] or hi == nb */
+                lo = hi + 1;
+                hi += step;
+                step *= 2;
+            }
+            if (hi > nb) hi = nb;
+            while (lo < hi) {
+                Py_ssize_t mid = lo + (hi - lo) / 2;
+                if (b[mid] < a[i]) lo = mid + 1; else hi = mid;
+            }
+            j = lo;
+            if (j < nb && b[j] == a[i]) { shared++; j++; }
+        }
+        return shared;
+    }
+    while (i < na && j < nb) {
+        uint32_t x = a[i], y = b[j];
+        shared += x == y;
+        i += x <= y;
+        j += y <= x;
+    }
+    return shared;
+}
+
+static PyObject *intersections(PyObject *self, PyObject *args)
+{
+    Py_buffer flat, offsets, pairs;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &flat, &offsets, &pairs))
+        return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t n_values = flat.len / 4, n_sets = offsets.len / 8 - 1, n_pairs = pairs.len / 16;
+    const uint32_t *values = flat.buf;
+    const int64_t *off = offsets.buf, *pr = pairs.buf;
+    if (flat.len % 4 || offsets.len % 8 || pairs.len % 16 || n_sets < 0) {
+        PyErr_SetString(PyExc_ValueError, "intersections: buffers of uint32 values, int64 offsets (sets + 1) "
+                                          "and int64 index pairs expected");
+        goto done;
+    }
+    for (Py_ssize_t s = 0; s < n_sets; s++) {
+        if (off[s] < 0 || off[s] > off[s + 1] || off[s + 1] > n_values) {
+            PyErr_Format(PyExc_ValueError, "intersections: offsets of set %zd outside the %zd values", s, n_values);
+            goto done;
+        }
+    }
+    for (Py_ssize_t k = 0; k < 2 * n_pairs; k++) {
+        if (pr[k] < 0 || pr[k] >= n_sets) {
+            PyErr_Format(PyExc_ValueError, "intersections: pair index %lld outside the %zd sets",
+                         (long long)pr[k], n_sets);
+            goto done;
+        }
+    }
+    out = PyBytes_FromStringAndSize(NULL, n_pairs * 8);
+    if (out == NULL)
+        goto done;
+    int64_t *counts = (int64_t *)PyBytes_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < n_pairs; k++) {
+        int64_t a = pr[2 * k], b = pr[2 * k + 1];
+        counts[k] = shared_count(values + off[a], (Py_ssize_t)(off[a + 1] - off[a]),
+                                 values + off[b], (Py_ssize_t)(off[b + 1] - off[b]));
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&flat);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&pairs);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"sha1_shingles", sha1_shingles, METH_VARARGS,
      "sha1_shingles(buf, n) -> bytes: little-endian uint32 SHA-1 prefix of each word n-gram of buf."},
     {"sha1_lines", sha1_lines, METH_VARARGS,
      "sha1_lines(buf, accelerated=True) -> bytes: the first 8 SHA-1 bytes of each newline-separated line of buf "
      "(accelerated: SHA-NI where the CPU has it; False: the portable C path)."},
+    {"intersections", intersections, METH_VARARGS,
+     "intersections(values, offsets, pairs) -> bytes: for each pair (i, j) of int64 set indexes, the int64 count of "
+     "values sets i and j share; set i is values[offsets[i]:offsets[i + 1]] (sorted unique uint32)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -13,6 +13,10 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
+try:
+    from dedup._shingle import intersections as _intersections
+except ImportError:  # the C extension is optional (setup.py); numpy does the same, slower
+    _intersections = None
 
 MAX_ALL_PAIRS = 64
 
@@ -76,9 +80,31 @@ def intersection_size(a: np.ndarray, b: np.ndarray) -> int:
 def verified(a: np.ndarray, b: np.ndarray, threshold: float, granularity: str = "document") -> bool:
     """Candidate pair kept when the exact Jaccard of its shingle-hash sets (sorted, unique) reaches the
     threshold (documents), or the share of the smaller set found in the other does (books)."""
-    shared = intersection_size(a, b)
+    shared = np.array([intersection_size(a, b)])
+    return bool(passes(shared, np.array([a.size]), np.array([b.size]), threshold, granularity)[0])
+
+
+def passes(shared: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, threshold: float,
+           granularity: str = "document") -> np.ndarray:
+    """`verified`'s rule on arrays: shared values and the two set sizes per pair -> kept per pair."""
+    shared = shared.astype(np.float64)
     if granularity == "book":
-        smaller = min(a.size, b.size)
-        return smaller > 0 and shared / smaller >= threshold
-    union = a.size + b.size - shared
-    return union > 0 and shared / union >= threshold
+        smaller = np.minimum(size_a, size_b)
+        return (smaller > 0) & (shared / np.maximum(smaller, 1) >= threshold)
+    union = size_a + size_b - shared
+    return (union > 0) & (shared / np.maximum(union, 1) >= threshold)
+
+
+def shared_counts(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray, native: bool = True) -> np.ndarray:
+    """Values each pair of sets shares (int64 per pair): set i is values[offsets[i]:offsets[i + 1]], sorted
+    and unique; pairs are (n, 2) set indexes. A C merge per pair (dedup/_shingle.c), or numpy when
+    `native` is False or the extension is missing."""
+    values = np.ascontiguousarray(values, dtype="<u4")
+    offsets = np.ascontiguousarray(offsets, dtype="<i8")
+    pairs = np.ascontiguousarray(pairs, dtype="<i8").reshape(-1, 2)
+    if native and _intersections is not None:
+        return np.frombuffer(_intersections(values, offsets, pairs), dtype="<i8")
+    if pairs.size and (pairs.min() < 0 or pairs.max() >= offsets.size - 1):
+        raise ValueError(f"shared_counts: pair indexes outside the {offsets.size - 1} sets")
+    return np.array([intersection_size(values[offsets[i]:offsets[i + 1]], values[offsets[j]:offsets[j + 1]])
+                     for i, j in pairs.tolist()], dtype=np.int64)

@@ -2,10 +2,11 @@
 
 Per input file, pass 1 writes its documents' shingle-hash sets (one partition per row of the file,
 each document's hashes sorted and unique, empty for rows without a set), its LSH band entries
-partitioned by hash shard, and its exact-stage entries as Parquet, one row group per shard. Per-shard
+partitioned by hash shard, and its exact-stage entries as one Arrow table per shard. Per-shard
 stages then read their slice of every file: the exact stage writes its decisions partitioned by input
-file and the band stage its candidate pairs partitioned by verification shard. The fixed-size records
-use the partitioned spill format of corpus/spill.py, read by seeking, never whole. Files go through
+file and its dropped documents by band shard, and the band stage its candidate pairs partitioned by
+verification shard. Every file uses the partitioned spill format of corpus/spill.py and is read by
+seeking to a partition, never whole, so a shard's read of a file costs the same for any shard count. Files go through
 `open_target(name)` (write, commit, discard) and `open_file(name)` (a seekable binary file), so the
 caller chooses where they live.
 """
@@ -17,7 +18,6 @@ from typing import BinaryIO, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from corpus import spill as records
 from corpus.document import file_of, row_of
@@ -26,7 +26,7 @@ from corpus.shards import Target
 # One hash shard per this many bytes of input files: a shard's slice of band entries, exact entries
 # and candidate shingle sets stays about the same size whatever the corpus size.
 SHARD_INPUT_BYTES = 32 * 1024 * 1024
-MAX_SHARDS = 4096
+MAX_SHARDS = 4096   # below 2**16: band shards are kept as uint16
 SET_DTYPE = np.dtype("<u4")
 BAND_DTYPE = np.dtype([("band", "<u2"), ("digest", "<u8"), ("node", "<i8")])
 PAIR_DTYPE = np.dtype([("first", "<i8"), ("second", "<i8")])
@@ -35,7 +35,10 @@ PAIR_DTYPE = np.dtype([("first", "<i8"), ("second", "<i8")])
 REASONS = ("kept", "exact_duplicate", "duplicate_id")
 DECISION_DTYPE = np.dtype([("node", "<i8"), ("reason", "u1")])
 EXACT_SCHEMA = pa.schema([("key", pa.binary()), ("node", pa.int64()), ("doc_id", pa.string()),
-                          ("perplexity", pa.float64()), ("length", pa.int64()), ("content", pa.binary())])
+                          ("perplexity", pa.float64()), ("length", pa.int64()), ("content", pa.binary()),
+                          ("bands", pa.binary())])
+# Band shards of a document (`band_shards`): its band entries' shards, unique, as little-endian uint16.
+BAND_SHARD_DTYPE = np.dtype("<u2")
 
 Opener = Callable[[str], BinaryIO]
 
@@ -70,7 +73,11 @@ def bands_name(file_idx: int) -> str:
 
 
 def exact_name(file_idx: int) -> str:
-    return f"exact-{file_idx:05d}.parquet"
+    return f"exact-{file_idx:05d}.spill"
+
+
+def dropped_name(shard: int) -> str:
+    return f"dropped-{shard:05d}.spill"
 
 
 def decisions_name(shard: int) -> str:
@@ -89,7 +96,7 @@ def pair_shard(first: np.ndarray, shards: int) -> np.ndarray:
 
 def scratch_patterns() -> list[str]:
     """Glob patterns of every scratch file name above (for the run's output claim)."""
-    return ["sets-*.spill", "bands-*.spill", "exact-*.parquet", "decisions-*.spill", "pairs-*.spill"]
+    return ["sets-*.spill", "bands-*.spill", "exact-*.spill", "decisions-*.spill", "dropped-*.spill", "pairs-*.spill"]
 
 
 def write_target(target: Target, data: bytes) -> None:
@@ -102,19 +109,21 @@ def write_target(target: Target, data: bytes) -> None:
         raise
 
 
-def parquet_bytes(table: pa.Table, groups: Sequence[pa.Table] = ()) -> bytes:
-    """`table` (or each of `groups` as its own row group) as uncompressed Parquet bytes."""
-    sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, table.schema, compression="none") as writer:
-        for group in (groups or [table]):
-            writer.write_table(group, row_group_size=max(1, group.num_rows))
-    return sink.getvalue().to_pybytes()
-
-
 def _read(open_file: Opener, name: str, dtype: np.dtype, lo: int, hi: int) -> np.ndarray:
     """Partitions lo .. hi - 1 of the spill file `name`."""
     with open_file(name) as f:
         return records.read_partitions(f, dtype, lo, hi, name)
+
+
+def digest_shard(digests: np.ndarray, shards: int) -> np.ndarray:
+    """Hash shard (int64) of each LSH band digest: where its band entry goes."""
+    return (np.asarray(digests, dtype=np.uint64) % np.uint64(shards)).astype(np.int64)
+
+
+def band_shards(digests: np.ndarray, shards: int) -> bytes:
+    """The distinct shards of a document's band entries (uint16 bytes), kept with its exact-stage row so
+    that the exact stage can tell each band shard which of its documents are exact duplicates."""
+    return np.unique(digest_shard(digests, shards)).astype(BAND_SHARD_DTYPE).tobytes()
 
 
 class SetWriter:
@@ -144,23 +153,21 @@ class SetWriter:
         counts[rows] = [s.size for s in self.sets]
         flat = np.concatenate(self.sets) if self.sets else np.empty(0, dtype=SET_DTYPE)
         bands = np.concatenate(self.bands) if self.bands else np.empty(0, dtype=BAND_DTYPE)
-        shard = (bands["digest"] % np.uint64(self.shards)).astype(np.int64)
+        shard = digest_shard(bands["digest"], self.shards)
         write_target(open_target(sets_name(file_idx)), records.encode_counts(flat, counts))
         write_target(open_target(bands_name(file_idx)), records.encode(bands, shard, self.shards))
 
 
 def save_exact(rows: Iterable[tuple], file_idx: int, shards: int, open_target: Callable[[str], Target]
                ) -> tuple[int, ...]:
-    """Write a file's exact-stage rows (EXACT_SCHEMA order) as one row group per shard; the groups' shards."""
+    """Write a file's exact-stage rows (EXACT_SCHEMA order) as one table per shard of their key
+    (`save_tables`); the shards that got rows."""
     by_shard: dict[int, list[tuple]] = {}
     for row in rows:
         by_shard.setdefault(key_shard(row[0], shards), []).append(row)
-    order = sorted(by_shard)
-    groups = [pa.Table.from_pylist([dict(zip(EXACT_SCHEMA.names, r)) for r in by_shard[s]], schema=EXACT_SCHEMA)
-              for s in order]
-    empty = EXACT_SCHEMA.empty_table()
-    write_target(open_target(exact_name(file_idx)), parquet_bytes(empty, groups))
-    return tuple(order)
+    tables = [(s, pa.Table.from_pylist([dict(zip(EXACT_SCHEMA.names, r)) for r in by_shard[s]], schema=EXACT_SCHEMA))
+              for s in sorted(by_shard)]
+    return save_tables(exact_name(file_idx), tables, shards, EXACT_SCHEMA, open_target)
 
 
 def save_tables(name: str, tables: Sequence[tuple[int, pa.Table]], partitions: int, schema: pa.Schema,
@@ -186,6 +193,18 @@ def read_table(name: str, partition: int, schema: pa.Schema, open_file: Opener) 
     """The table `save_tables` wrote for one partition (empty when none)."""
     with open_file(name) as f:
         raw = records.read_partitions(f, np.uint8, partition, partition + 1, name)
+    return _ipc_table(raw, schema)
+
+
+def read_tables(name: str, partitions: Iterable[int], schema: pa.Schema, open_file: Opener) -> pa.Table:
+    """The tables `save_tables` wrote for several partitions, concatenated in the order given (one open)."""
+    with open_file(name) as f:
+        reader = records.SpillReader(f, np.uint8, name)
+        tables = [_ipc_table(reader.read(p, p + 1), schema) for p in partitions]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _ipc_table(raw: np.ndarray, schema: pa.Schema) -> pa.Table:
     if not raw.size:
         return schema.empty_table()
     return pa.ipc.open_stream(pa.py_buffer(raw.tobytes())).read_all()
@@ -226,11 +245,11 @@ def read_edges(name: str, partition: int, open_file: Opener) -> np.ndarray:
 
 def read_exact(spill: FileSpill, shard: Optional[int], open_file: Opener) -> pa.Table:
     """One file's exact-stage rows of one shard (all rows when `shard` is None)."""
-    groups = [i for i, s in enumerate(spill.exact_groups) if shard is None or s == shard]
-    if not groups:
+    if shard is None:
+        return read_tables(exact_name(spill.file_idx), spill.exact_groups, EXACT_SCHEMA, open_file)
+    if shard not in spill.exact_groups:
         return EXACT_SCHEMA.empty_table()
-    with open_file(exact_name(spill.file_idx)) as f:
-        return pq.ParquetFile(f).read_row_groups(groups)
+    return read_table(exact_name(spill.file_idx), shard, EXACT_SCHEMA, open_file)
 
 
 def write_decisions(shard: int, rows: list[tuple[int, str]], files: int, open_target: Callable[[str], Target]
@@ -249,6 +268,24 @@ def read_decisions(shard: int, open_file: Opener, file_idx: Optional[int] = None
         if file_idx is not None:
             return records.read_partitions(f, DECISION_DTYPE, file_idx, file_idx + 1, name)
         return records.read_all(f, DECISION_DTYPE, name)
+
+
+def write_dropped(shard: int, nodes: np.ndarray, bands: Sequence[bytes], shards: int,
+                  open_target: Callable[[str], Target]) -> None:
+    """The nodes one exact shard dropped as exact duplicates (sorted), each in the partition of every band
+    shard its `band_shards` bytes name, so a band shard reads only the drops among its own entries."""
+    shard_ids = [np.frombuffer(b or b"", dtype=BAND_SHARD_DTYPE) for b in bands]
+    counts = np.array([ids.size for ids in shard_ids], dtype=np.int64)
+    flat = np.repeat(np.asarray(nodes, dtype=np.int64), counts)
+    parts = np.concatenate(shard_ids).astype(np.int64) if shard_ids else np.empty(0, dtype=np.int64)
+    write_target(open_target(dropped_name(shard)), records.encode(flat, parts, shards))
+
+
+def read_dropped(exact_shard: int, band_shard: int, open_file: Opener) -> np.ndarray:
+    """The exact duplicates one exact shard dropped that have entries in one band shard."""
+    name = dropped_name(exact_shard)
+    with open_file(name) as f:
+        return records.read_partitions(f, np.dtype("<i8"), band_shard, band_shard + 1, name)
 
 
 class SetReader:

@@ -96,7 +96,8 @@ class SpillFn(beam.DoFn):
 def _exact_stage(shard: int, spills: list, cfg: DedupConfig, shard_count: int) -> int:
     """Exact decisions of one hash shard; its edges become round 0's input (producer `shard`)."""
     scratch = Scratch(cfg.out)
-    edges = exact_shard(shard, sorted(spills, key=lambda s: s.file_idx), cfg, scratch.open, scratch.target)
+    edges = exact_shard(shard, sorted(spills, key=lambda s: s.file_idx), cfg, shard_count, scratch.open,
+                        scratch.target)
     clusters.write_round_input(edges, 0, shard, shard_count, scratch.target)
     memory.release()
     return len(edges)

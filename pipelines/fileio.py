@@ -23,6 +23,10 @@ from pipelines.memory import pin_mmap_threshold
 
 
 def join(base: str, *parts: str) -> str:
+    """`base`/`parts` for a local path or a URL; local paths skip Beam's filesystem lookup (what its
+    LocalFileSystem does too), as shard steps join thousands of scratch names."""
+    if not is_url(base):
+        return os.path.join(base, *parts)
     return FileSystems.join(base, *parts)
 
 
@@ -171,6 +175,8 @@ def open_raw(path: str) -> BinaryIO:
     so gs:// and s3:// work. Every worker reads its inputs here, so this is where it first pins
     glibc's mmap threshold (pipelines/memory.py), before any large block is allocated."""
     pin_mmap_threshold()
+    if not is_url(path):
+        return open(path, "rb")   # what Beam's LocalFileSystem opens, without its per-call lookup
     return FileSystems.open(path, compression_type="uncompressed")
 
 

@@ -48,6 +48,9 @@ def test_spill_reader_reads_any_partitions_like_read_partitions(tmp_path):
         spill.SpillReader(f, DTYPE, str(path)).read(0, 60)
     with open(path, "rb") as f, pytest.raises(ValueError, match="truncated spill file"):
         spill.read_all(f, DTYPE, str(path))
+    path.write_bytes(spill.MAGIC + b"\x01")
+    with open(path, "rb") as f, pytest.raises(ValueError, match="truncated spill file"):
+        spill.read_partitions(f, DTYPE, 0, 0, str(path))
     path.write_bytes(b"not a spill file at all")
     with open(path, "rb") as f, pytest.raises(ValueError, match="bad magic"):
         spill.SpillReader(f, DTYPE, str(path))

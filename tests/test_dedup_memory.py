@@ -25,7 +25,7 @@ cfg = DedupConfig(units=tuple((i, p, f"part-{i}") for i, p in enumerate(paths)),
 target, opener = (lambda n: AtomicFile(f"{out}/{n}")), (lambda n: open(f"{out}/{n}", "rb"))
 shards = spill.shard_count(sum(len(open(p, "rb").read()) for p in paths), cfg.shard_bytes)
 spills = [spill_file(stream_documents(p), p, i, cfg, MinHasher(), shards, target) for i, p in enumerate(paths)]
-exact = sum(len(exact_shard(s, spills, cfg, opener, target)) for s in range(shards))
+exact = sum(len(exact_shard(s, spills, cfg, shards, opener, target)) for s in range(shards))
 pairs = sum(candidate_shard(s, spills, shards, opener, target) for s in range(shards))
 edges = sum(1 for s in range(shards) for _ in verify_shard(s, shards, cfg, opener))
 print(shards, exact, edges, tracemalloc.get_traced_memory()[1] >> 10)
@@ -105,7 +105,7 @@ def test_verification_holds_a_budget_of_shingle_sets_not_every_candidate(tmp_pat
     cfg = DedupConfig(units=((0, str(path), "part-0"),), out=str(tmp_path))
     target, opener = (lambda n: AtomicFile(str(tmp_path / n))), (lambda n: open(tmp_path / n, "rb"))
     spills = [spill_file(stream_documents(str(path)), str(path), 0, cfg, MinHasher(), 1, target)]
-    exact_shard(0, spills, cfg, opener, target)
+    exact_shard(0, spills, cfg, 1, opener, target)
     assert candidate_shard(0, spills, 1, opener, target) == 60 * 59 // 2
     peaks, edges = [], []
     for budget in (10 ** 9, 24_000):

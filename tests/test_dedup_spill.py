@@ -16,8 +16,8 @@ from pipelines import outdir
 from pipelines.dedup import output_patterns
 from pipelines.fileio import AtomicFile
 from pipelines.steps import dedup_clusters as clusters
-from pipelines.steps.dedup import (DedupConfig, apply_decisions, bucket_pairs, candidate_shard, exact_shard,
-                                   file_exact_decisions, pair_runs, spill_file, verify_shard)
+from pipelines.steps.dedup import (DedupConfig, apply_decisions, bucket_pairs, candidate_shard, exact_dropped,
+                                   exact_shard, file_exact_decisions, pair_runs, spill_file, verify_shard)
 
 
 def _io(folder):
@@ -52,7 +52,8 @@ def test_sets_and_bands_round_trip_by_shard(tmp_path):
 def test_exact_rows_and_decisions_by_shard(tmp_path):
     target, opener = _io(tmp_path)
     keys = [bytes([i]) * 12 for i in range(30)]
-    rows = [(k, address(1, i), f"id{i}", None if i % 2 else 1.5, 100 + i, None) for i, k in enumerate(keys)]
+    rows = [(k, address(1, i), f"id{i}", None if i % 2 else 1.5, 100 + i, None, bytes([i, 0]) if i % 3 else None)
+            for i, k in enumerate(keys)]
     groups = spill.save_exact(rows, 1, 4, target)
     fs = spill.FileSpill(1, groups, 0)
     got = []
@@ -61,7 +62,8 @@ def test_exact_rows_and_decisions_by_shard(tmp_path):
         assert all(spill.key_shard(k, 4) == shard for k in table.column("key").to_pylist())
         got += [tuple(r.values()) for r in table.to_pylist()]
     assert sorted(got) == sorted(rows)
-    assert spill.read_exact(fs, None, opener).num_rows == len(rows)
+    assert sorted(tuple(r.values()) for r in spill.read_exact(fs, None, opener).to_pylist()) == sorted(rows)
+    assert spill.read_exact(spill.FileSpill(1, (), 0), 2, opener).num_rows == 0
     decided = [(address(2, 5), "kept"), (address(1, 7), "exact_duplicate"), (address(2, 1), "duplicate_id")]
     spill.write_decisions(0, decided, 4, target)
     for file_idx, want in ((0, []), (1, [(address(1, 7), 1)]), (2, [(address(2, 1), 2), (address(2, 5), 0)]),
@@ -120,7 +122,14 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
     target, opener = _io(scratch)
     cfg = DedupConfig(units=units, out=str(tmp_path / "out"))
     spills = [spill_file(stream_documents(p), p, i, cfg, MinHasher(), 3, target) for i, p in enumerate(paths)]
-    edges_by_shard = [exact_shard(s, spills, cfg, opener, target) for s in range(3)]
+    edges_by_shard = [exact_shard(s, spills, cfg, 3, opener, target) for s in range(3)]
+    # each band shard learns exactly the exact duplicates among its own entries
+    drops = {n for s in range(3) for n, r in spill.read_decisions(s, opener).tolist() if r == 1}
+    assert len(drops) == 12   # texts 1..6 are in two or three files, and "x y" is in all three
+    for band in range(3):
+        nodes = set(np.concatenate([spill.read_bands(fs, band, opener) for fs in spills])["node"].tolist())
+        dropped = exact_dropped(band, 3, opener).tolist()
+        assert len(dropped) == len(set(dropped)) and set(dropped) == drops & nodes
     assert sum(candidate_shard(s, spills, 3, opener, target) for s in range(3)) > 0
     # candidates are texts shifted by 3 words: 23 of 29 shingles shared, Jaccard 0.79: no edge at 0.8,
     # one per neighbour pair (texts k, k + 1, each verified where it survived the exact stage) at 0.75
@@ -209,3 +218,20 @@ def test_tables_by_partition_round_trip_and_an_absent_partition_is_an_empty_tabl
         assert spill.read_table("t.spill", key, schema, opener).equals(table.cast(schema))
     empty = spill.read_table("t.spill", 3, schema, opener)
     assert empty.num_rows == 0 and empty.schema == schema
+    both = spill.read_tables("t.spill", [7, 3, 2], schema, opener)
+    assert both.to_pylist() == [{"row": 0, "reason": "é"}, {"row": 1, "reason": "kept"},
+                                {"row": 5, "reason": "near_duplicate"}]
+    assert spill.read_tables("t.spill", [], schema, opener).schema == schema
+
+
+def test_exact_duplicates_go_to_every_band_shard_of_their_entries(tmp_path):
+    target, opener = _io(tmp_path)
+    digests = {address(0, 1): np.array([5, 9, 14, 7], dtype=np.uint64),   # shards 0, 4, 4, 2 of 5
+               address(2, 0): np.array([8, 12], dtype=np.uint64),        # shards 3, 2
+               address(1, 3): np.array([], dtype=np.uint64)}             # no words: no band
+    assert spill.band_shards(digests[address(2, 0)], 4) == np.array([0], dtype="<u2").tobytes()   # one entry
+    nodes = sorted(digests)
+    spill.write_dropped(6, np.array(nodes), [spill.band_shards(digests[n], 5) for n in nodes], 5, target)
+    got = {b: spill.read_dropped(6, b, opener).tolist() for b in range(5)}
+    assert got == {0: [address(0, 1)], 1: [], 2: [address(0, 1), address(2, 0)], 3: [address(2, 0)],
+                   4: [address(0, 1)]}

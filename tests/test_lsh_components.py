@@ -121,3 +121,27 @@ def test_exact_jaccard_decides_at_the_threshold(seed):
         shared = len(set(a.tolist()) & set(b.tolist()))
         exact = shared / (a.size + b.size - shared)
         assert verified(a, b, 0.8) == (exact >= 0.8)
+
+
+def test_shared_counts_in_c_equal_numpy_and_python_sets_for_skewed_and_empty_sets():
+    """The C merge (and its galloping search when one set is 16x the other) counts what set intersection does."""
+    from dedup.lsh import _intersections, passes, shared_counts
+
+    assert _intersections is not None, "the C extension is built by make (setup.py)"
+    rng = np.random.default_rng(7)
+    sets = [np.unique(rng.integers(0, 5000, int(rng.integers(0, 700)))).astype(np.uint32) for _ in range(40)]
+    sets += [np.empty(0, np.uint32), np.arange(0, 5000, 3, dtype=np.uint32), np.array([4, 4999], np.uint32),
+             np.array([2 ** 32 - 1], np.uint32), np.arange(2 ** 32 - 40, 2 ** 32, dtype=np.uint64).astype(np.uint32)]
+    values = np.concatenate(sets)
+    offsets = np.concatenate([[0], np.cumsum([s.size for s in sets])])
+    pairs = np.array([(i, j) for i in range(len(sets)) for j in range(len(sets))])
+    want = [len(set(sets[i].tolist()) & set(sets[j].tolist())) for i, j in pairs.tolist()]
+    assert shared_counts(values, offsets, pairs).tolist() == want
+    assert shared_counts(values, offsets, pairs, native=False).tolist() == want
+    sizes = np.array([s.size for s in sets])
+    kept = passes(np.array(want), sizes[pairs[:, 0]], sizes[pairs[:, 1]], 0.3)
+    assert kept.tolist() == [verified(sets[i], sets[j], 0.3) for i, j in pairs.tolist()]
+    with pytest.raises(ValueError, match="pair index 45 outside the 45 sets"):
+        shared_counts(values, offsets, np.array([[0, 45]]))
+    with pytest.raises(ValueError, match="offsets of set 1"):
+        shared_counts(values, np.array([0, 5, 2]), np.array([[0, 1]]))

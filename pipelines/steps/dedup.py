@@ -28,7 +28,7 @@ from corpus.shards import Target
 from corpus.wet import MalformedInput
 from dedup import spill
 from dedup.components import edge_array, no_edges, node_shard, rows_by_key, unique_edges
-from dedup.lsh import band_digests, bucket_candidates, choose_bands, verified
+from dedup.lsh import band_digests, bucket_candidates, choose_bands, passes, shared_counts
 from dedup.minhash import MinHasher, shingle_hashes
 from pipelines.steps import checks
 from pipelines.steps.chain import read_rows
@@ -180,15 +180,15 @@ def spill_file(items: Iterable[Union[Document, Fault]], path: str, file_idx: int
         content = exact_key(doc.text) if compared else raw_key(doc.text)
         fields = (doc.id, doc.perplexity, len(doc.text))
         if compared:
-            exact.append((content, node, *fields, None))
+            hashes = np.unique(shingle_hashes(doc.text, cfg.ngram))
+            shards_of = None   # no words: nothing to compare (exact dedup merges such documents)
+            if hashes.size:
+                digests = band_digests(hasher.hashes_signature(hashes), bands, rows)
+                sets.add(node, hashes, digests)
+                shards_of = spill.band_shards(digests, shards)
+            exact.append((content, node, *fields, None, shards_of))
         if doc.id is not None:
-            exact.append((id_key(doc.id), id_node(node), *fields, content))
-        if not compared:
-            continue
-        hashes = np.unique(shingle_hashes(doc.text, cfg.ngram))
-        if not hashes.size:
-            continue  # no words: nothing to compare (exact dedup already merged such documents)
-        sets.add(node, hashes, band_digests(hasher.hashes_signature(hashes), bands, rows))
+            exact.append((id_key(doc.id), id_node(node), *fields, content, None))
     sets.save(file_idx, open_target)
     groups = spill.save_exact(exact, file_idx, shards, open_target)
     return spill.FileSpill(file_idx, groups, len(sets.nodes), read_docs, read_chars)
@@ -216,14 +216,15 @@ def exact_members(table, paths: dict[int, str], rule: str) -> Iterator[list[tupl
         yield members
 
 
-def exact_shard(shard: int, spills: Sequence[spill.FileSpill], cfg: DedupConfig, open_file: spill.Opener,
-                open_target: Callable[[str], Target]) -> np.ndarray:
-    """Exact and id decisions of one hash shard from every file's rows there, written as scratch; an
+def exact_shard(shard: int, spills: Sequence[spill.FileSpill], cfg: DedupConfig, shards: int,
+                open_file: spill.Opener, open_target: Callable[[str], Target]) -> np.ndarray:
+    """Exact and id decisions of one of `shards` hash shards from every file's rows there, written as
+    scratch with its exact duplicates by band shard (spill.write_dropped); an
     edge (larger node, smaller node; one (k, 2) array) from each exact duplicate to its group's kept
     member, so that connected components put an exact group in the near-duplicate cluster of its kept
     member (which therefore names the cluster of every exact decision but duplicate_id, whose rows get
     no cluster row)."""
-    table = pa.concat_tables([spill.read_exact(s, shard, open_file) for s in spills] or
+    table = pa.concat_tables([spill.read_exact(s, shard, open_file) for s in spills if shard in s.exact_groups] or
                              [spill.EXACT_SCHEMA.empty_table()])
     paths = {idx: path for idx, path, _ in cfg.units}
     decisions, edges = [], []
@@ -233,14 +234,19 @@ def exact_shard(shard: int, spills: Sequence[spill.FileSpill], cfg: DedupConfig,
             best = min(members, key=lambda m: m[1])[0]
             edges += [(max(m[0], best), min(m[0], best)) for m in members if m[0] != best]
     spill.write_decisions(shard, decisions, cfg.file_count(), open_target)
+    dropped = np.array(sorted(node for node, reason in decisions if reason == "exact_duplicate"), dtype=np.int64)
+    nodes = table["node"].to_numpy()
+    rows = np.flatnonzero(np.isin(nodes, dropped))
+    rows = rows[np.argsort(nodes[rows], kind="stable")]
+    spill.write_dropped(shard, nodes[rows], table["bands"].take(rows).to_pylist(), shards, open_target)
     return edge_array(edges)
 
 
-def exact_dropped(shards: int, open_file: spill.Opener) -> np.ndarray:
-    """Sorted nodes of every document the exact stage dropped as exact_duplicate (they get no band)."""
-    exact = spill.REASONS.index("exact_duplicate")
-    parts = [d["node"][d["reason"] == exact] for d in (spill.read_decisions(s, open_file) for s in range(shards))]
-    return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+def exact_dropped(band_shard: int, shards: int, open_file: spill.Opener) -> np.ndarray:
+    """Nodes with entries in one band shard that the exact stage dropped as exact_duplicate (they take
+    no part in banding): that partition of every exact shard's dropped file."""
+    parts = [spill.read_dropped(s, band_shard, open_file) for s in range(shards)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def bucket_pairs(entries: np.ndarray) -> np.ndarray:
@@ -267,7 +273,7 @@ def candidate_shard(shard: int, spills: Sequence[spill.FileSpill], shards: int, 
     (spill.save_pairs); how many."""
     entries = np.concatenate([spill.read_bands(s, shard, open_file) for s in spills] or
                              [np.empty(0, dtype=spill.BAND_DTYPE)])
-    entries = entries[~np.isin(entries["node"], exact_dropped(shards, open_file))]
+    entries = entries[~np.isin(entries["node"], exact_dropped(shard, shards, open_file))]
     pairs = bucket_pairs(entries)
     spill.save_pairs(shard, pairs, shards, open_target)
     return len(pairs)
@@ -293,10 +299,21 @@ def verify_shard(shard: int, band_shards: int, cfg: DedupConfig, open_file: spil
     return np.ascontiguousarray(pairs[ok][:, ::-1])
 
 
-def _verify_run(pairs: np.ndarray, reader: spill.SetReader, cfg: DedupConfig) -> list[bool]:
-    """`verified` of each pair, reading the run's sets (freed when it returns, before the next run's load)."""
+def _verify_run(pairs: np.ndarray, reader: spill.SetReader, cfg: DedupConfig) -> np.ndarray:
+    """`verified` of each pair, reading the run's sets (freed when it returns, before the next run's load):
+    the sets go into one flat array, intersected pair by pair in C (dedup.lsh.shared_counts)."""
     sets = reader.load(pairs.ravel())
-    return [verified(sets[a], sets[b], cfg.threshold, cfg.granularity) for a, b in pairs.tolist()]
+    nodes = np.array(sorted(sets), dtype=np.int64)
+    index = np.searchsorted(nodes, pairs)
+    found = index < len(nodes)
+    found[found] = nodes[index[found]] == pairs[found]
+    if not found.all():
+        raise ValueError(f"dedup scratch: candidate document {int(pairs[~found][0])} has no shingle set")
+    sizes = np.array([sets[n].size for n in nodes.tolist()], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    values = np.concatenate([sets[n] for n in nodes.tolist()]) if len(nodes) else np.empty(0, dtype=np.uint32)
+    shared = shared_counts(values, offsets, index)
+    return passes(shared, sizes[index[:, 0]], sizes[index[:, 1]], cfg.threshold, cfg.granularity)
 
 
 def pair_runs(pairs: np.ndarray, sizes: np.ndarray, budget: int) -> Iterator[tuple[int, int]]:
