@@ -240,7 +240,12 @@ def write_edges(name: str, rows: np.ndarray, partitions: np.ndarray, count: int,
 
 def read_edges(name: str, partition: int, open_file: Opener) -> np.ndarray:
     """The (k, 2) int64 rows of one partition of a spill file of pairs (`write_edges`, `save_pairs`)."""
-    return _read(open_file, name, PAIR_DTYPE, partition, partition + 1).view("<i8").reshape(-1, 2)
+    return read_edge_range(name, partition, partition + 1, open_file)
+
+
+def read_edge_range(name: str, lo: int, hi: int, open_file: Opener) -> np.ndarray:
+    """The (k, 2) int64 rows of partitions lo .. hi - 1 of a spill file of pairs, in one read."""
+    return _read(open_file, name, PAIR_DTYPE, lo, hi).view("<i8").reshape(-1, 2)
 
 
 def read_exact(spill: FileSpill, shard: Optional[int], open_file: Opener) -> pa.Table:

@@ -14,7 +14,8 @@ carries file spill summaries, counts and shard ids, as in pipelines/stackexchang
    (containment for books) of the two shingle-hash sets, giving edges;
 5. connected components of both kinds of edges (an exact group joins the near-duplicate cluster of
    its kept member) by alternating large-star / small-star rounds, each a step per node shard that reads
-   its rows of the previous round's files; one more pair of rounds checks convergence;
+   its rows of the previous round's files, over as many node shards as the edges need (at most the
+   hash shards); one more pair of rounds checks convergence;
 6. per input file, its cluster members with the fields of their keep keys, by shard of their centre;
    per centre shard, the best member of each cluster kept, decisions by input file;
 7. per input file the decisions are applied (its own slice of each shard's exact and near-duplicate
@@ -33,7 +34,7 @@ from typing import Optional
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.pvalue import AsList
+from apache_beam.pvalue import AsList, AsSingleton
 
 from corpus import shards
 from corpus.paths import canonical, is_url
@@ -121,23 +122,26 @@ def _verify_stage(shard: int, _candidates_done: list, cfg: DedupConfig, shard_co
     return len(edges)
 
 
-def _round_stage(shard: int, _previous_done: list, r: int, cfg: DedupConfig, shard_count: int) -> int:
-    """Round r of connected components over one node shard, once round r - 1 is done everywhere."""
+def _round_stage(shard: int, _previous_done: list, r: int, cfg: DedupConfig, shard_count: int, parts: int) -> int:
+    """Round r of connected components over one of `parts` round shards (shard ids past them have nothing
+    to do), once round r - 1 is done everywhere."""
+    if shard >= parts:
+        return 0
     scratch = Scratch(cfg.out)
-    producers = 2 * shard_count if r == 0 else shard_count
+    producers = 2 * shard_count if r == 0 else parts
     return clusters.star_round_shard(shard, r, producers, shard_count, cfg.file_count(),
-                                     clusters.round_count(cfg.cc_rounds), scratch.open, scratch.target)
+                                     clusters.round_count(cfg.cc_rounds), scratch.open, scratch.target, parts)
 
 
-def _compare_stage(shard: int, _rounds_done: list, cfg: DedupConfig, shard_count: int) -> int:
-    """Edges of one node shard that the checking rounds still changed."""
-    return clusters.changed_shard(shard, shard_count, Scratch(cfg.out).open)
+def _compare_stage(shard: int, _rounds_done: list, cfg: DedupConfig, parts: int) -> int:
+    """Edges of one round shard that the checking rounds still changed."""
+    return clusters.changed_shard(shard, parts, Scratch(cfg.out).open) if shard < parts else 0
 
 
-def _keys_stage(spill_of, _rounds_done: list, cfg: DedupConfig, shard_count: int):
+def _keys_stage(spill_of, _rounds_done: list, cfg: DedupConfig, shard_count: int, parts: int):
     """One input file's cluster members with their keep-key fields, by centre shard."""
     scratch = Scratch(cfg.out)
-    return clusters.member_keys_file(spill_of, shard_count, scratch.open, scratch.target)
+    return clusters.member_keys_file(spill_of, shard_count, scratch.open, scratch.target, parts)
 
 
 def _cluster_stage(shard: int, keys: list, cfg: DedupConfig):
@@ -202,12 +206,14 @@ def build_pipeline(p: beam.Pipeline, cfg: DedupConfig, run_id: Optional[str] = N
     exact_done = _after(exact)
     candidates_done = _after(_per_shard(p, "Candidates", count, _candidate_stage, spills, exact_done, cfg, count))
     verified = _per_shard(p, "VerifyCandidates", count, _verify_stage, candidates_done, cfg, count)
-    done = _after((exact, verified) | "AllEdges" >> beam.Flatten())
+    edges = (exact, verified) | "AllEdges" >> beam.Flatten() | "CountEdges" >> beam.CombineGlobally(sum)
+    parts = AsSingleton(edges | "RoundShards" >> beam.Map(clusters.component_shards, count))
+    done = _after(edges)
     for r in range(clusters.round_count(cfg.cc_rounds)):
-        done = _after(_per_shard(p, f"Round{r}", count, _round_stage, done, r, cfg, count))
-    changed = (_per_shard(p, "CompareRounds", count, _compare_stage, done, cfg, count)
+        done = _after(_per_shard(p, f"Round{r}", count, _round_stage, done, r, cfg, count, parts))
+    changed = (_per_shard(p, "CompareRounds", count, _compare_stage, done, cfg, parts)
                | "CountChanged" >> beam.CombineGlobally(sum))
-    keys = AsList(spill_pc | "KeepKeys" >> beam.Map(_keys_stage, done, cfg, count))
+    keys = AsList(spill_pc | "KeepKeys" >> beam.Map(_keys_stage, done, cfg, count, parts))
     near = AsList(_per_shard(p, "ClusterDecisions", count, _cluster_stage, keys, cfg))
     written = (unit_pc
                | "Write" >> beam.ParDo(WriteFn(cfg, count), exact_done, near).with_outputs("stats", main="manifest"))

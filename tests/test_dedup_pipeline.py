@@ -215,3 +215,19 @@ def test_dedup_strict_and_bad_parquet(tmp_path, capsys):
     assert stats["documents"]["dropped"]["malformed"] == 1
     assert "not a readable Parquet file" in stats["malformed"][0]["error"]
     assert check_accounting(stats) == []
+
+
+def test_components_over_fewer_round_shards_than_hash_shards_give_the_same_output(dedup_run, tmp_path,
+                                                                                   monkeypatch):
+    """Six hash shards folded into four round shards (the rounds size their shards by the edges): the same
+    bytes. In-process runner, so the patched shard count reaches the steps."""
+    from pipelines.steps import dedup_clusters
+
+    monkeypatch.setattr(dedup_clusters, "component_shards", lambda edges, shards: min(shards, 4))
+    out = tmp_path / "folded"
+    assert run_dedup(out, [SAMPLE_GLOB], "--workers", "1", "--shard-mb", "0.4",
+                     "--direct_running_mode=in_memory") == 0
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(dedup_run) for p in dedup_run.rglob("*") if p.is_file())
+    for f in files:
+        assert (out / f).read_bytes() == (dedup_run / f).read_bytes(), f

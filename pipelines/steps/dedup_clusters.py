@@ -8,10 +8,17 @@ Round r of connected components (large-star for even r, small-star for odd, dedu
 (node, neighbour) records of its node shard from every producer of round r - 1 (round 0's producers are
 the exact and verification shards) and writes its output edges as round r + 1's input. The rounds are
 `cc_rounds` pairs and one more pair whose output, compared with the last pair's, shows convergence.
+
+Every round reads a file from each producer, so rounds over all of the run's `shards` would cost
+rounds x shards^2 opens (436 million at 4,096 shards) for a graph far smaller than the input. The rounds
+therefore run over `parts` node shards sized by the edges round 0 gets (`component_shards`): round 0's
+producers write by `node_shard` over `shards`, and round shard c reads the contiguous range of those
+partitions that folds into it (`round_partition`), so the producers need not know `parts`.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+import math
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +32,28 @@ from pipelines.steps.dedup import DECISION_SCHEMA, cluster_batch_decisions, deci
 
 MEMBER_SCHEMA = pa.schema([("node", pa.int64()), ("doc_id", pa.string()), ("perplexity", pa.float64()),
                            ("length", pa.int64()), ("centre", pa.int64())])
+
+
+# Round-0 edges per node shard of the rounds: a round task then holds ~2**20 (node, neighbour) rows, about
+# what a verification task holds.
+COMPONENT_SHARD_EDGES = 1 << 19
+
+
+def component_shards(edges: int, shards: int) -> int:
+    """Node shards of the components rounds for `edges` round-0 edges: one per COMPONENT_SHARD_EDGES, at
+    least 1 and at most the run's `shards`."""
+    return max(1, min(shards, math.ceil(edges / COMPONENT_SHARD_EDGES)))
+
+
+def round_partition(nodes: np.ndarray, shards: int, parts: int) -> np.ndarray:
+    """Round node shard (of `parts`) of each node: its `node_shard` over `shards` folded into `parts`
+    contiguous ranges, so round shard c is `folded_range(c)` of a file partitioned over `shards`."""
+    return node_shard(nodes, shards) * parts // shards
+
+
+def folded_range(part: int, parts: int, shards: int) -> tuple[int, int]:
+    """The partitions lo .. hi - 1 of `shards` that `round_partition` folds into round shard `part`."""
+    return -(-part * shards // parts), -(-(part + 1) * shards // parts)
 
 
 def round_count(cc_rounds: int) -> int:
@@ -64,41 +93,57 @@ def scratch_patterns() -> list[str]:
 
 
 def write_round_input(edges: np.ndarray, r: int, producer: int, shards: int,
-                      open_target: Callable[[str], Target]) -> None:
-    """Hand `edges` ((k, 2) int64) to round r: the (node, neighbour) rows its step groups, by node shard."""
+                      open_target: Callable[[str], Target], parts: Optional[int] = None) -> None:
+    """Hand `edges` ((k, 2) int64) to round r: the (node, neighbour) rows its step groups, by node shard over
+    `shards` (round 0's producers) or by round shard of `parts` (`round_partition`; the rounds)."""
     pairs = round_pairs(edges, step_of(r)) if len(edges) else no_edges()
-    spill.write_edges(round_name(r, producer), pairs, node_shard(pairs[:, 0], shards), shards, open_target)
+    _write_by_node(round_name(r, producer), pairs, shards, parts, open_target)
+
+
+def _write_by_node(name: str, rows: np.ndarray, shards: int, parts: Optional[int],
+                   open_target: Callable[[str], Target]) -> None:
+    if parts is None:
+        spill.write_edges(name, rows, node_shard(rows[:, 0], shards), shards, open_target)
+    else:
+        spill.write_edges(name, rows, round_partition(rows[:, 0], shards, parts), parts, open_target)
 
 
 def star_round_shard(shard: int, r: int, producers: int, shards: int, files: int, rounds: int,
-                     open_file: spill.Opener, open_target: Callable[[str], Target]) -> int:
-    """Round r over one node shard: its rows from each of round r - 1's `producers`, the step's distinct
-    output edges written as round r + 1's input (and, after the last counted pair and the checking pair,
-    by first node for the convergence check, and as members by input file); how many edges."""
-    edges = star_round_arrays([spill.read_edges(round_name(r, p), shard, open_file) for p in range(producers)],
-                              step_of(r))
+                     open_file: spill.Opener, open_target: Callable[[str], Target],
+                     parts: Optional[int] = None) -> int:
+    """Round r over one of `parts` round shards (default `shards`): its rows from each of round r - 1's
+    `producers` (round 0: the folded range of their `shards` partitions), the step's distinct output edges
+    written as round r + 1's input (and, after the last counted pair and the checking pair, by first node
+    for the convergence check, and as members by input file); how many edges."""
+    parts = shards if parts is None else parts
+    lo, hi = folded_range(shard, parts, shards) if r == 0 else (shard, shard + 1)
+    edges = star_round_arrays([spill.read_edge_range(round_name(r, p), lo, hi, open_file)
+                               for p in range(producers)], step_of(r))
     if r + 1 < rounds:
-        write_round_input(edges, r + 1, shard, shards, open_target)
+        write_round_input(edges, r + 1, shard, shards, open_target, parts)
     if r in (rounds - 3, rounds - 1):
-        tag = "stars" if r == rounds - 3 else "check"
-        spill.write_edges(edges_name(tag, shard), edges, node_shard(edges[:, 0], shards), shards, open_target)
+        _write_by_node(edges_name("stars" if r == rounds - 3 else "check", shard), edges, shards, parts,
+                       open_target)
     if r == rounds - 3:
         members = unique_edges(star_members(edges))
         spill.write_edges(edges_name("members", shard), members, file_of(members[:, 0]), files, open_target)
     return len(edges)
 
 
-def changed_shard(shard: int, shards: int, open_file: spill.Opener) -> int:
-    """Edges of one node shard that the checking pair of rounds still changed (0 once converged)."""
-    return changed_edges([spill.read_edges(edges_name("stars", p), shard, open_file) for p in range(shards)],
-                         [spill.read_edges(edges_name("check", p), shard, open_file) for p in range(shards)])
+def changed_shard(shard: int, parts: int, open_file: spill.Opener) -> int:
+    """Edges of one of `parts` round shards that the checking pair of rounds still changed (0 once converged)."""
+    return changed_edges([spill.read_edges(edges_name("stars", p), shard, open_file) for p in range(parts)],
+                         [spill.read_edges(edges_name("check", p), shard, open_file) for p in range(parts)])
 
 
 def member_keys_file(spill_of: spill.FileSpill, shards: int, open_file: spill.Opener,
-                     open_target: Callable[[str], Target]) -> tuple[int, tuple[int, ...]]:
-    """One input file's cluster members with the fields of their keep keys (MEMBER_SCHEMA), written as one
-    table per shard of their centre (spill.save_tables); (file index, those shards)."""
-    members = [spill.read_edges(edges_name("members", p), spill_of.file_idx, open_file) for p in range(shards)]
+                     open_target: Callable[[str], Target], parts: Optional[int] = None
+                     ) -> tuple[int, tuple[int, ...]]:
+    """One input file's cluster members (from each of the `parts` round shards, default `shards`) with the
+    fields of their keep keys (MEMBER_SCHEMA), written as one table per shard of their centre over
+    `shards` (spill.save_tables); (file index, those shards)."""
+    parts = shards if parts is None else parts
+    members = [spill.read_edges(edges_name("members", p), spill_of.file_idx, open_file) for p in range(parts)]
     if not sum(len(m) for m in members):
         return spill_of.file_idx, ()
     groups = list(member_batches(members, spill_of, shards, open_file))
