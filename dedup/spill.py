@@ -59,6 +59,22 @@ def shard_count(input_bytes: int, shard_bytes: int = SHARD_INPUT_BYTES) -> int:
     return max(1, min(MAX_SHARDS, math.ceil(input_bytes / shard_bytes)))
 
 
+def fold_count(items: int, per_part: int, shards: int) -> int:
+    """Parts for a step whose work is `items` (pairs, edges) rather than input bytes: one per `per_part`,
+    at least 1 and at most `shards`, so it reads `parts x shards` files instead of `shards^2`."""
+    return max(1, min(shards, math.ceil(items / per_part)))
+
+
+def fold(partition: np.ndarray, shards: int, parts: int) -> np.ndarray:
+    """Partitions of `shards` folded into `parts` contiguous ranges (`folded_range`)."""
+    return partition * parts // shards
+
+
+def folded_range(part: int, parts: int, shards: int) -> tuple[int, int]:
+    """The partitions lo .. hi - 1 of `shards` that `fold` maps to `part`: read in one go."""
+    return -(-part * shards // parts), -(-(part + 1) * shards // parts)
+
+
 def key_shard(key: bytes, shards: int) -> int:
     """Shard of an exact-stage key (a SHA-1 digest, maybe prefixed): its last 8 bytes mod `shards`."""
     return int.from_bytes(key[-8:], "little") % shards
@@ -226,9 +242,10 @@ def save_pairs(shard: int, pairs: np.ndarray, shards: int, open_target: Callable
                  records.encode_counts(flat, np.bincount(target, minlength=shards)))
 
 
-def read_pairs(band_shard: int, shard: int, open_file: Opener) -> np.ndarray:
-    """The candidate pairs ((n, 2) int64) one band shard wrote for one verification shard."""
-    return read_edges(pairs_name(band_shard), shard, open_file)
+def read_pairs(band_shard: int, shard: int, open_file: Opener, hi: Optional[int] = None) -> np.ndarray:
+    """The candidate pairs ((n, 2) int64) one band shard wrote for verification shards shard .. hi - 1
+    (default: `shard` alone)."""
+    return read_edge_range(pairs_name(band_shard), shard, shard + 1 if hi is None else hi, open_file)
 
 
 def write_edges(name: str, rows: np.ndarray, partitions: np.ndarray, count: int,

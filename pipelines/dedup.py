@@ -10,8 +10,9 @@ carries file spill summaries, counts and shard ids, as in pipelines/stackexchang
    each exact duplicate to its group's kept member;
 3. per band shard, once 2 is done: candidate pairs of its buckets, exact duplicates left out,
    written by verification shard;
-4. per verification shard, once 3 is done: each candidate pair verified by the exact Jaccard
-   (containment for books) of the two shingle-hash sets, giving edges;
+4. per verification shard, once 3 is done (as many as the candidate pairs need, at most the hash
+   shards): each candidate pair verified by the exact Jaccard (containment for books) of the two
+   shingle-hash sets, giving edges;
 5. connected components of both kinds of edges (an exact group joins the near-duplicate cluster of
    its kept member) by alternating large-star / small-star rounds, each a step per node shard that reads
    its rows of the previous round's files, over as many node shards as the edges need (at most the
@@ -45,7 +46,7 @@ from pipelines import fileio, memory, progress_marks
 from pipelines.commit import commit
 from pipelines.steps import dedup_clusters as clusters
 from pipelines.steps.dedup import (DedupConfig, apply_decisions, candidate_shard, exact_shard, file_exact_decisions,
-                                   merge_decisions, spill_file, verify_shard)
+                                   merge_decisions, spill_file, verify_shard, verify_shards)
 
 CLUSTERS_DIR = "_clusters.parquet"
 SCRATCH_DIR = "dedup"
@@ -113,22 +114,26 @@ def _candidate_stage(shard: int, spills: list, _exact_done: list, cfg: DedupConf
     return found
 
 
-def _verify_stage(shard: int, _candidates_done: list, cfg: DedupConfig, shard_count: int) -> int:
-    """Verified edges of one shard, handed to round 0 (producer shard_count + `shard`)."""
+def _verify_stage(shard: int, parts: int, cfg: DedupConfig, shard_count: int) -> int:
+    """Verified edges of one of `parts` verification shards (ids past them have nothing to do), handed to
+    round 0 (producer shard_count + `shard`)."""
+    if shard >= parts:
+        return 0
     scratch = Scratch(cfg.out)
-    edges = verify_shard(shard, shard_count, cfg, scratch.open)
+    edges = verify_shard(shard, shard_count, cfg, scratch.open, parts=parts)
     clusters.write_round_input(edges, 0, shard_count + shard, shard_count, scratch.target)
     memory.release()
     return len(edges)
 
 
-def _round_stage(shard: int, _previous_done: list, r: int, cfg: DedupConfig, shard_count: int, parts: int) -> int:
+def _round_stage(shard: int, _previous_done: list, r: int, cfg: DedupConfig, shard_count: int, parts: int,
+                 verify_parts: int) -> int:
     """Round r of connected components over one of `parts` round shards (shard ids past them have nothing
-    to do), once round r - 1 is done everywhere."""
+    to do), once round r - 1 is done everywhere; round 0 reads the exact and verification shards."""
     if shard >= parts:
         return 0
     scratch = Scratch(cfg.out)
-    producers = 2 * shard_count if r == 0 else parts
+    producers = shard_count + verify_parts if r == 0 else parts
     return clusters.star_round_shard(shard, r, producers, shard_count, cfg.file_count(),
                                      clusters.round_count(cfg.cc_rounds), scratch.open, scratch.target, parts)
 
@@ -204,13 +209,15 @@ def build_pipeline(p: beam.Pipeline, cfg: DedupConfig, run_id: Optional[str] = N
     spills = AsList(spill_pc)
     exact = _per_shard(p, "ExactDecisions", count, _exact_stage, spills, cfg, count)
     exact_done = _after(exact)
-    candidates_done = _after(_per_shard(p, "Candidates", count, _candidate_stage, spills, exact_done, cfg, count))
-    verified = _per_shard(p, "VerifyCandidates", count, _verify_stage, candidates_done, cfg, count)
+    verify_parts = AsSingleton(_per_shard(p, "Candidates", count, _candidate_stage, spills, exact_done, cfg, count)
+                               | "CountCandidates" >> beam.CombineGlobally(sum)
+                               | "VerifyShards" >> beam.Map(verify_shards, count))
+    verified = _per_shard(p, "VerifyCandidates", count, _verify_stage, verify_parts, cfg, count)
     edges = (exact, verified) | "AllEdges" >> beam.Flatten() | "CountEdges" >> beam.CombineGlobally(sum)
     parts = AsSingleton(edges | "RoundShards" >> beam.Map(clusters.component_shards, count))
     done = _after(edges)
     for r in range(clusters.round_count(cfg.cc_rounds)):
-        done = _after(_per_shard(p, f"Round{r}", count, _round_stage, done, r, cfg, count, parts))
+        done = _after(_per_shard(p, f"Round{r}", count, _round_stage, done, r, cfg, count, parts, verify_parts))
     changed = (_per_shard(p, "CompareRounds", count, _compare_stage, done, cfg, parts)
                | "CountChanged" >> beam.CombineGlobally(sum))
     keys = AsList(spill_pc | "KeepKeys" >> beam.Map(_keys_stage, done, cfg, count, parts))

@@ -70,7 +70,7 @@ def test_round_shards_fold_contiguous_ranges_of_node_shards_and_grow_with_the_ed
     nodes = np.arange(5000, dtype=np.int64) * 7919
     for shards, parts in ((10, 3), (4096, 7), (5, 5), (3, 1)):
         fine, folded = node_shard(nodes, shards), clusters.round_partition(nodes, shards, parts)
-        ranges = [clusters.folded_range(c, parts, shards) for c in range(parts)]
+        ranges = [spill.folded_range(c, parts, shards) for c in range(parts)]
         assert ranges[0][0] == 0 and ranges[-1][1] == shards
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))     # they tile 0 .. shards
         for c, (lo, hi) in enumerate(ranges):

@@ -219,11 +219,13 @@ def test_dedup_strict_and_bad_parquet(tmp_path, capsys):
 
 def test_components_over_fewer_round_shards_than_hash_shards_give_the_same_output(dedup_run, tmp_path,
                                                                                    monkeypatch):
-    """Six hash shards folded into four round shards (the rounds size their shards by the edges): the same
-    bytes. In-process runner, so the patched shard count reaches the steps."""
+    """Six hash shards folded into four round shards and three verification shards (those steps size their
+    shards by the edges and pairs): the same bytes. In-process runner, so the patched counts reach the steps."""
+    from pipelines import dedup
     from pipelines.steps import dedup_clusters
 
     monkeypatch.setattr(dedup_clusters, "component_shards", lambda edges, shards: min(shards, 4))
+    monkeypatch.setattr(dedup, "verify_shards", lambda pairs, shards: min(shards, 3))
     out = tmp_path / "folded"
     assert run_dedup(out, [SAMPLE_GLOB], "--workers", "1", "--shard-mb", "0.4",
                      "--direct_running_mode=in_memory") == 0

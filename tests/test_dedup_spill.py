@@ -17,7 +17,8 @@ from pipelines.dedup import output_patterns
 from pipelines.fileio import AtomicFile
 from pipelines.steps import dedup_clusters as clusters
 from pipelines.steps.dedup import (DedupConfig, apply_decisions, bucket_pairs, candidate_shard, exact_dropped,
-                                   exact_shard, file_exact_decisions, pair_runs, spill_file, verify_shard)
+                                   exact_shard, file_exact_decisions, pair_runs, spill_file, verify_shard,
+                                   verify_shards)
 
 
 def _io(folder):
@@ -141,6 +142,10 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
     for budget in (1, 60, 10 ** 9):   # one pair per run, a few, all at once: the same edges
         assert [verify_shard(s, 3, lower, opener, budget).tolist() for s in range(3)] == [
             verify_shard(s, 3, lower, opener).tolist() for s in range(3)]
+    for parts in (1, 2):   # the three pair shards folded into fewer verification shards: the same edges
+        folded = [e for v in range(parts) for e in verify_shard(v, 3, lower, opener, parts=parts).tolist()]
+        assert sorted(map(tuple, folded)) == [(survivor[k + 1], survivor[k]) for k in range(7)]
+    assert [verify_shards(n, 3) for n in (0, 1, 1 << 20, (1 << 20) + 1, 10 ** 9)] == [1, 1, 1, 2, 3]
     # the steps after verification on the same scratch: rounds, members, keep keys, cluster decisions
     for s in range(3):
         clusters.write_round_input(edges_by_shard[s], 0, s, 3, target)

@@ -41,6 +41,8 @@ DEFAULT_MAX_CHARS = 10_000_000
 WRITE_BATCH = 256
 # Shingle hashes (4 bytes each) of the candidate sets a verification shard holds at once: 32 MB.
 VERIFY_SET_BUDGET = 8 << 20
+# Candidate pairs per verification shard (16 MB of pairs; their sets go in runs of VERIFY_SET_BUDGET).
+VERIFY_SHARD_PAIRS = 1 << 20
 
 
 GRANULARITIES = ("document", "book")
@@ -279,13 +281,20 @@ def candidate_shard(shard: int, spills: Sequence[spill.FileSpill], shards: int, 
     return len(pairs)
 
 
+def verify_shards(pairs: int, shards: int) -> int:
+    """Verification shards for `pairs` candidate pairs: one per VERIFY_SHARD_PAIRS, at most `shards`."""
+    return spill.fold_count(pairs, VERIFY_SHARD_PAIRS, shards)
+
+
 def verify_shard(shard: int, band_shards: int, cfg: DedupConfig, open_file: spill.Opener,
-                 budget: int = VERIFY_SET_BUDGET) -> np.ndarray:
-    """Edges (larger node, smaller node; one (k, 2) array) of one verification shard: its candidate pairs
+                 budget: int = VERIFY_SET_BUDGET, parts: Optional[int] = None) -> np.ndarray:
+    """Edges (larger node, smaller node; one (k, 2) array) of one of `parts` verification shards (default
+    `band_shards`): its candidate pairs (the range of pair shards that folds into it, spill.folded_range)
     from every one of `band_shards` band shards, each verified on the exact shingle-hash sets
     (dedup.lsh.verified). The pairs go in runs whose sets hold at most `budget` hashes together
     (`pair_runs`), so memory stays flat however many candidates a shard gets."""
-    pairs = np.concatenate([spill.read_pairs(band, shard, open_file) for band in range(band_shards)] or
+    lo, hi = spill.folded_range(shard, parts or band_shards, band_shards)
+    pairs = np.concatenate([spill.read_pairs(band, lo, open_file, hi) for band in range(band_shards)] or
                            [no_edges()])
     if not len(pairs):
         return no_edges()

@@ -17,7 +17,6 @@ partitions that folds into it (`round_partition`), so the producers need not kno
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
@@ -42,18 +41,14 @@ COMPONENT_SHARD_EDGES = 1 << 19
 def component_shards(edges: int, shards: int) -> int:
     """Node shards of the components rounds for `edges` round-0 edges: one per COMPONENT_SHARD_EDGES, at
     least 1 and at most the run's `shards`."""
-    return max(1, min(shards, math.ceil(edges / COMPONENT_SHARD_EDGES)))
+    return spill.fold_count(edges, COMPONENT_SHARD_EDGES, shards)
 
 
 def round_partition(nodes: np.ndarray, shards: int, parts: int) -> np.ndarray:
     """Round node shard (of `parts`) of each node: its `node_shard` over `shards` folded into `parts`
-    contiguous ranges, so round shard c is `folded_range(c)` of a file partitioned over `shards`."""
-    return node_shard(nodes, shards) * parts // shards
-
-
-def folded_range(part: int, parts: int, shards: int) -> tuple[int, int]:
-    """The partitions lo .. hi - 1 of `shards` that `round_partition` folds into round shard `part`."""
-    return -(-part * shards // parts), -(-(part + 1) * shards // parts)
+    contiguous ranges (spill.fold), so round shard c is `spill.folded_range(c)` of a file partitioned
+    over `shards`."""
+    return spill.fold(node_shard(nodes, shards), shards, parts)
 
 
 def round_count(cc_rounds: int) -> int:
@@ -116,7 +111,7 @@ def star_round_shard(shard: int, r: int, producers: int, shards: int, files: int
     written as round r + 1's input (and, after the last counted pair and the checking pair, by first node
     for the convergence check, and as members by input file); how many edges."""
     parts = shards if parts is None else parts
-    lo, hi = folded_range(shard, parts, shards) if r == 0 else (shard, shard + 1)
+    lo, hi = spill.folded_range(shard, parts, shards) if r == 0 else (shard, shard + 1)
     edges = star_round_arrays([spill.read_edge_range(round_name(r, p), lo, hi, open_file)
                                for p in range(producers)], step_of(r))
     if r + 1 < rounds:
