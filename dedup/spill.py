@@ -333,16 +333,24 @@ class SetReader:
 
     def load(self, nodes: np.ndarray) -> dict[int, np.ndarray]:
         """node -> its sorted unique uint32 shingle hashes, for every node in `nodes` that has a set."""
-        out: dict[int, np.ndarray] = {}
+        have, values, offsets = self.load_flat(nodes)
+        return {node: values[offsets[i]:offsets[i + 1]] for i, node in enumerate(have.tolist())}
+
+    def load_flat(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sets of `nodes` (any order, repeats allowed) in one array: (the nodes that have a set, sorted;
+        their hashes one set after another; int64 offsets, set i being values[offsets[i]:offsets[i + 1]]).
+        The array is sized first from the offset indexes, so the sets are never held twice."""
         nodes = np.unique(nodes)
-        files = file_of(nodes)
+        sizes = self.sizes(nodes)
+        have, sizes = nodes[sizes > 0], sizes[sizes > 0]
+        offsets = np.zeros(len(have) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        values = np.empty(int(offsets[-1]), dtype=SET_DTYPE)
+        files, rows = file_of(have), row_of(have)
         for file_idx in np.unique(files).tolist():
-            wanted = nodes[files == file_idx]
             name = sets_name(file_idx)
             with self.open_file(name) as f:
                 sets = records.SpillReader(f, SET_DTYPE, name)
-                sizes = sets.sizes()
-                for node, row in zip(wanted.tolist(), row_of(wanted).tolist()):
-                    if row < sets.partitions and sizes[row]:
-                        out[node] = sets.read(row, row + 1)
-        return out
+                for i in np.flatnonzero(files == file_idx).tolist():
+                    values[offsets[i]:offsets[i + 1]] = sets.read(int(rows[i]), int(rows[i]) + 1)
+        return have, values, offsets

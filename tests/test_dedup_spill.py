@@ -16,9 +16,9 @@ from pipelines import outdir
 from pipelines.dedup import output_patterns
 from pipelines.fileio import AtomicFile
 from pipelines.steps import dedup_clusters as clusters
-from pipelines.steps.dedup import (DedupConfig, apply_decisions, bucket_pairs, candidate_shard, exact_dropped,
-                                   exact_shard, file_exact_decisions, pair_runs, spill_file, verify_shard,
-                                   verify_shards)
+from pipelines.steps.dedup import (VERIFY_SHARD_PAIRS, DedupConfig, apply_decisions, bucket_pairs, candidate_shard,
+                                   exact_dropped, exact_shard, file_exact_decisions, pair_runs, spill_file,
+                                   verify_shard, verify_shards)
 
 
 def _io(folder):
@@ -48,6 +48,9 @@ def test_sets_and_bands_round_trip_by_shard(tmp_path):
     loaded = spill.SetReader(opener).load(wanted)
     assert sorted(loaded) == sorted(sets)[::3]
     assert all(np.array_equal(loaded[n], sets[n]) for n in loaded)
+    have, values, offsets = spill.SetReader(opener).load_flat(np.concatenate([wanted[::-1], wanted[:2]]))
+    assert have.tolist() == sorted(sets)[::3] and offsets[-1] == values.size
+    assert all(np.array_equal(values[offsets[i]:offsets[i + 1]], sets[n]) for i, n in enumerate(have.tolist()))
 
 
 def test_exact_rows_and_decisions_by_shard(tmp_path):
@@ -145,7 +148,8 @@ def test_every_scratch_file_of_the_shard_steps_is_claimed_and_decisions_are_per_
     for parts in (1, 2):   # the three pair shards folded into fewer verification shards: the same edges
         folded = [e for v in range(parts) for e in verify_shard(v, 3, lower, opener, parts=parts).tolist()]
         assert sorted(map(tuple, folded)) == [(survivor[k + 1], survivor[k]) for k in range(7)]
-    assert [verify_shards(n, 3) for n in (0, 1, 1 << 20, (1 << 20) + 1, 10 ** 9)] == [1, 1, 1, 2, 3]
+    per = VERIFY_SHARD_PAIRS
+    assert [verify_shards(n, 3) for n in (0, 1, per, per + 1, 10 ** 9)] == [1, 1, 1, 2, 3]
     # the steps after verification on the same scratch: rounds, members, keep keys, cluster decisions
     for s in range(3):
         clusters.write_round_input(edges_by_shard[s], 0, s, 3, target)

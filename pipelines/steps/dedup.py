@@ -41,8 +41,8 @@ DEFAULT_MAX_CHARS = 10_000_000
 WRITE_BATCH = 256
 # Shingle hashes (4 bytes each) of the candidate sets a verification shard holds at once: 32 MB.
 VERIFY_SET_BUDGET = 8 << 20
-# Candidate pairs per verification shard (16 MB of pairs; their sets go in runs of VERIFY_SET_BUDGET).
-VERIFY_SHARD_PAIRS = 1 << 20
+# Candidate pairs per verification shard (8 MB of pairs; their sets go in runs of VERIFY_SET_BUDGET).
+VERIFY_SHARD_PAIRS = 1 << 19
 
 
 GRANULARITIES = ("document", "book")
@@ -309,18 +309,15 @@ def verify_shard(shard: int, band_shards: int, cfg: DedupConfig, open_file: spil
 
 
 def _verify_run(pairs: np.ndarray, reader: spill.SetReader, cfg: DedupConfig) -> np.ndarray:
-    """`verified` of each pair, reading the run's sets (freed when it returns, before the next run's load):
-    the sets go into one flat array, intersected pair by pair in C (dedup.lsh.shared_counts)."""
-    sets = reader.load(pairs.ravel())
-    nodes = np.array(sorted(sets), dtype=np.int64)
+    """`verified` of each pair, reading the run's sets into one flat array (freed when it returns, before
+    the next run's load), intersected pair by pair in C (dedup.lsh.shared_counts)."""
+    nodes, values, offsets = reader.load_flat(pairs.ravel())
     index = np.searchsorted(nodes, pairs)
     found = index < len(nodes)
     found[found] = nodes[index[found]] == pairs[found]
     if not found.all():
         raise ValueError(f"dedup scratch: candidate document {int(pairs[~found][0])} has no shingle set")
-    sizes = np.array([sets[n].size for n in nodes.tolist()], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    values = np.concatenate([sets[n] for n in nodes.tolist()]) if len(nodes) else np.empty(0, dtype=np.uint32)
+    sizes = np.diff(offsets)
     shared = shared_counts(values, offsets, index)
     return passes(shared, sizes[index[:, 0]], sizes[index[:, 1]], cfg.threshold, cfg.granularity)
 
