@@ -97,10 +97,9 @@ def write_round_input(edges: np.ndarray, r: int, producer: int, shards: int,
 
 def _write_by_node(name: str, rows: np.ndarray, shards: int, parts: Optional[int],
                    open_target: Callable[[str], Target]) -> None:
-    if parts is None:
-        spill.write_edges(name, rows, node_shard(rows[:, 0], shards), shards, open_target)
-    else:
-        spill.write_edges(name, rows, round_partition(rows[:, 0], shards, parts), parts, open_target)
+    """Rows by `round_partition` of their first node into `parts` (default `shards`: plain `node_shard`)."""
+    parts = shards if parts is None else parts
+    spill.write_edges(name, rows, round_partition(rows[:, 0], shards, parts), parts, open_target)
 
 
 def star_round_shard(shard: int, r: int, producers: int, shards: int, files: int, rounds: int,
