@@ -242,6 +242,20 @@ class ShardStream:
             by_key[self.path] = list(docs)
         for rel in sorted(by_key):
             self._queue(self.shards.setdefault(rel, _Shard(rel)), documents_to_table(by_key[rel]))
+        self._limit_buffer()
+
+    def add_table(self, table: pa.Table) -> None:
+        """Queue rows already in `PARQUET_SCHEMA` (in order) for the one shard of a stream made with `path`;
+        row groups end where they would had the same rows come as documents."""
+        if self.path is None:
+            raise ValueError("add_table writes the one shard of a stream made with `path`")
+        if not table.schema.equals(PARQUET_SCHEMA):
+            raise ValueError(f"{self.path}: rows of schema {table.schema}, expected the corpus schema")
+        if table.num_rows:
+            self._queue(self.shards.setdefault(self.path, _Shard(self.path)), table)
+        self._limit_buffer()
+
+    def _limit_buffer(self) -> None:
         while sum(s.pending_bytes for s in self.shards.values()) >= self.buffer_bytes:
             self._flush(sorted(self.shards.values(), key=lambda s: (-s.pending_bytes, s.rel))[0])
 

@@ -7,13 +7,15 @@ contiguous byte range of every producer's file, never the whole file. cc_net doe
 per-shard hash files.
 
 Layout (little-endian): MAGIC, int64 partition count P, int64 record size, int64[P + 1] record
-offsets (partition p holds records offsets[p] .. offsets[p + 1]), then the records.
+offsets (partition p holds records offsets[p] .. offsets[p + 1]), then the records. A table spill
+(`encode_tables`) is the same file of bytes, partition p holding one Arrow IPC stream.
 """
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import BinaryIO, Iterable, Sequence
 
 import numpy as np
+import pyarrow as pa
 
 MAGIC = b"LLSPILL1"
 _HEADER = len(MAGIC) + 16
@@ -124,3 +126,43 @@ class SpillReader:
         """The records of partitions lo .. hi - 1, in file order."""
         _check_range(lo, hi, self.partitions, self.name)
         return _records(self.f, self.dtype, self.base, int(self.offsets[lo]), int(self.offsets[hi]), self.name)
+
+
+def encode_tables(tables: Sequence[tuple[int, pa.Table]], n_partitions: int, schema: pa.Schema) -> bytes:
+    """The spill file of (partition, table) pairs (distinct partitions, ascending, below `n_partitions`):
+    partition p holds its table as an Arrow IPC stream of `schema`, nothing when absent. A reader
+    seeks to its own table (`read_tables`), whatever the number of partitions, where a Parquet footer of
+    one row group per partition would be parsed whole by every reader."""
+    counts = np.zeros(n_partitions, dtype=np.int64)
+    chunks = []
+    previous = -1
+    for key, table in tables:
+        if not previous < key < n_partitions:
+            raise ValueError(f"spill: table partitions must ascend below {n_partitions}, got {key} after {previous}")
+        previous = key
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, schema) as writer:
+            writer.write_table(table.cast(schema))
+        chunks.append(sink.getvalue().to_pybytes())
+        counts[key] = len(chunks[-1])
+    return encode_counts(np.frombuffer(b"".join(chunks), dtype=np.uint8), counts)
+
+
+def read_tables(f: BinaryIO, partitions: Iterable[int], schema: pa.Schema, name: str = "spill file") -> pa.Table:
+    """The tables `encode_tables` wrote for `partitions` of an open spill file, concatenated in the order
+    given (an empty table of `schema` for a partition without one)."""
+    reader = SpillReader(f, np.uint8, name)
+    tables = [_ipc_table(reader.read(p, p + 1), schema, name) for p in partitions]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _ipc_table(raw: np.ndarray, schema: pa.Schema, name: str) -> pa.Table:
+    if not raw.size:
+        return schema.empty_table()
+    try:
+        table = pa.ipc.open_stream(pa.py_buffer(raw.tobytes())).read_all()
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ValueError(f"{name}: corrupt table in spill file ({e})") from e
+    if not table.schema.equals(schema):
+        raise ValueError(f"{name}: spilled table has schema {table.schema}, expected {schema}")
+    return table

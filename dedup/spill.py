@@ -188,42 +188,21 @@ def save_exact(rows: Iterable[tuple], file_idx: int, shards: int, open_target: C
 
 def save_tables(name: str, tables: Sequence[tuple[int, pa.Table]], partitions: int, schema: pa.Schema,
                 open_target: Callable[[str], Target]) -> tuple[int, ...]:
-    """Write (partition, table) pairs (distinct partitions below `partitions`, ascending) as one spill file
-    whose partition p holds its table as an Arrow IPC stream (nothing when absent); the partitions. A
-    reader seeks to its own table (`read_table`), whatever the number of partitions: a Parquet footer of
-    one row group per partition would be parsed whole by every reader."""
-    counts = np.zeros(partitions, dtype=np.int64)
-    chunks = []
-    for key, table in tables:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, schema) as writer:
-            writer.write_table(table.cast(schema))
-        chunks.append(sink.getvalue().to_pybytes())
-        counts[key] = len(chunks[-1])
-    data = np.frombuffer(b"".join(chunks), dtype=np.uint8)
-    write_target(open_target(name), records.encode_counts(data, counts))
+    """Write (partition, table) pairs (distinct partitions below `partitions`, ascending) as one table spill
+    file (corpus/spill.py encode_tables); the partitions."""
+    write_target(open_target(name), records.encode_tables(tables, partitions, schema))
     return tuple(key for key, _ in tables)
 
 
 def read_table(name: str, partition: int, schema: pa.Schema, open_file: Opener) -> pa.Table:
     """The table `save_tables` wrote for one partition (empty when none)."""
-    with open_file(name) as f:
-        raw = records.read_partitions(f, np.uint8, partition, partition + 1, name)
-    return _ipc_table(raw, schema)
+    return read_tables(name, (partition,), schema, open_file)
 
 
 def read_tables(name: str, partitions: Iterable[int], schema: pa.Schema, open_file: Opener) -> pa.Table:
     """The tables `save_tables` wrote for several partitions, concatenated in the order given (one open)."""
     with open_file(name) as f:
-        reader = records.SpillReader(f, np.uint8, name)
-        tables = [_ipc_table(reader.read(p, p + 1), schema) for p in partitions]
-    return pa.concat_tables(tables) if tables else schema.empty_table()
-
-
-def _ipc_table(raw: np.ndarray, schema: pa.Schema) -> pa.Table:
-    if not raw.size:
-        return schema.empty_table()
-    return pa.ipc.open_stream(pa.py_buffer(raw.tobytes())).read_all()
+        return records.read_tables(f, partitions, schema, name)
 
 
 def read_bands(spill: FileSpill, shard: int, open_file: Opener) -> np.ndarray:

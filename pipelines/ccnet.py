@@ -11,9 +11,11 @@ local runner would keep it in the launcher's memory; Beam carries only units, co
 4. once every shard is done, per unit, with its drops: dedup, fastText LID, SentencePiece+KenLM
    perplexity; survivors go to a temporary Parquet file (OUT/_temporary/docs, one per unit);
 5. per language, the 0..100 perplexity percentiles (or a cutoff file) give the buckets;
-6. per input file, its units' documents are bucketed and written to lang=xx/bucket=yy/part-NNNNN.parquet
-   (NNNNN the file's index: the output does not depend on the unit size);
-7. `_stats.json`, `_manifest.json`, then `_SUCCESS`.
+6. per unit, its documents are bucketed and split by partition into one spill file (OUT/_temporary/bucketed);
+7. per partition, consecutive input files are packed into parts of about `part_bytes` of text, each written
+   to lang=xx/bucket=yy/part-NNNNN.parquet by streaming its units' slices (NNNNN: the part's first input
+   file's index, so the output depends on neither the unit size nor the workers; steps/ccnet_parts.py);
+8. `_stats.json`, `_manifest.json`, then `_SUCCESS`.
 """
 from __future__ import annotations
 
@@ -21,15 +23,15 @@ from typing import BinaryIO, Iterable, Iterator, Optional
 
 import apache_beam as beam
 import numpy as np
-import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsDict, AsList, AsSingleton
 
 from corpus import shards
 from corpus.counters import Counters
-from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, assign_buckets, compute_cutoffs
+from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, compute_cutoffs
 from pipelines import fileio, progress_marks
 from pipelines.steps.ccnet import CCNetConfig, FileHashes, file_line_hashes, process_file, recipe
+from pipelines.steps.ccnet_parts import PartPlan, Slice, bucket_unit, plan_partition, spill_unit, write_part
 from pipelines.steps.ccnet_units import (DedupPlan, HashedUnit, Unit, dedup_plan, pairs_spill, plan_file,
                                          read_shard, read_unit_drops, shard_drops_spill, unique_pairs,
                                          unit_documents)
@@ -139,28 +141,42 @@ def _temp_file(temp_dir: str, kind: str, name: str, ext: str) -> str:
     return fileio.join(temp_dir, kind, f"{name}.{ext}")
 
 
-class WriteBucketsFn(beam.DoFn):
-    """(file index, its units) -> the file's documents bucketed, one part file per partition (part number:
-    the file index); yields manifest entries."""
+class BucketUnitFn(beam.DoFn):
+    """Unit -> (partition, Slice) of each partition present in its documents, once they are bucketed and
+    spilled by partition (OUT/_temporary/bucketed/<unit>.spill)."""
 
-    def __init__(self, out: str, temp_dir: str):
-        self.out = out
+    def __init__(self, temp_dir: str):
         self.temp_dir = temp_dir
 
-    def process(self, item: tuple[int, Iterable[Unit]], cutoffs: dict[str, list[float]]):
-        file_idx, units = item
-        tables = [shards.read_parquet_bytes(fileio.read_bytes(_temp_file(self.temp_dir, "docs", u.name, "parquet")))
-                  for u in sorted(units, key=lambda u: u.index)]
-        table = pa.concat_tables(tables).combine_chunks()
-        buckets = assign_buckets(table.column("perplexity").to_pylist(), table.column("lang").to_pylist(), cutoffs)
-        table = table.set_column(table.schema.get_field_index("bucket"), "bucket", pa.array(buckets, pa.string()))
-        yield from fileio.write_partitions(self.out, table, file_idx)
+    def process(self, unit: Unit, cutoffs: dict[str, list[float]]):
+        table = shards.read_parquet_bytes(fileio.read_bytes(_temp_file(self.temp_dir, "docs", unit.name, "parquet")))
+        name = _temp_file(self.temp_dir, "bucketed", unit.name, "spill")
+        data, slices = spill_unit(bucket_unit(table, cutoffs), unit.file_idx, unit.index, name)
+        fileio.write_atomic(name, data)
+        yield from slices
+
+
+class WritePartFn(beam.DoFn):
+    """PartPlan -> its manifest entry, once its members' rows are in its Parquet file."""
+
+    def __init__(self, out: str):
+        self.out = out
+
+    def process(self, plan: PartPlan):
+        yield write_part(plan, fileio.open_raw, lambda rel: fileio.AtomicFile(fileio.under(self.out, rel)))
+
+
+def plan_parts(item: tuple[str, Iterable[Slice]], part_bytes: int) -> list[PartPlan]:
+    """(partition, its slices) -> the partition's parts."""
+    partition, slices = item
+    return plan_partition(partition, slices, part_bytes)
 
 
 def output_patterns() -> list[str]:
     """Every file a ccnet run may write under OUT (outdir.claim_output)."""
     return ["lang=*/bucket=*/part-*.parquet", f"{shards.TEMP_DIR}/hashes/*.npz", f"{shards.TEMP_DIR}/pairs/*.spill",
-            f"{shards.TEMP_DIR}/drops/*.spill", f"{shards.TEMP_DIR}/docs/*.parquet", progress_marks.output_pattern()]
+            f"{shards.TEMP_DIR}/drops/*.spill", f"{shards.TEMP_DIR}/docs/*.parquet",
+            f"{shards.TEMP_DIR}/bucketed/*.spill", progress_marks.output_pattern()]
 
 
 def cutoffs_of(item: tuple[str, Iterable[np.ndarray]]) -> tuple[str, list[float]]:
@@ -200,9 +216,11 @@ def build_pipeline(p: beam.Pipeline, cfg: CCNetConfig, run_id: Optional[str] = N
     else:
         cutoffs = p | "FixedCutoffs" >> beam.Create(sorted(fixed_cutoffs.items()))
     manifest = (processed.units
-                | "ByFile" >> beam.Map(lambda u: (u.file_idx, u))
-                | "UnitsOfFile" >> beam.GroupByKey()
-                | "WriteBuckets" >> beam.ParDo(WriteBucketsFn(cfg.out, temp_dir), cutoffs=AsDict(cutoffs)))
+                | "BucketUnits" >> beam.ParDo(BucketUnitFn(temp_dir), cutoffs=AsDict(cutoffs))
+                | "SlicesOfPartition" >> beam.GroupByKey()
+                | "PlanParts" >> beam.FlatMap(plan_parts, cfg.part_bytes)
+                | "SpreadParts" >> beam.Reshuffle()
+                | "WriteParts" >> beam.ParDo(WritePartFn(cfg.out)))
     extras = (cutoffs
               | "CutoffsToDict" >> beam.combiners.ToDict()
               | "CutoffsForStats" >> beam.Map(lambda d: {"bucket_cutoffs": {

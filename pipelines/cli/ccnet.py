@@ -57,6 +57,12 @@ def add_parsers(sub) -> None:
                    help=f"work unit: about this many MB of an input file, cut at a WET record (default "
                         f"{D.unit_bytes / (1 << 20):g}); several units per file keep every worker busy to the end. "
                         f"The output does not depend on it")
+    p.add_argument("--part-mb", type=checked(float, lambda v: checks.at_least("--part-mb", v, 0.0)),
+                   default=D.part_bytes / (1 << 20), metavar="MB",
+                   help=f"output part size: a partition's documents of consecutive input files go to one part "
+                        f"until it holds about this many MB of text (default {D.part_bytes / (1 << 20):g}, about "
+                        f"a third of that as zstd Parquet; a file's documents are never split); 0: one part per "
+                        f"input file and partition")
     p.add_argument("--quality-model", default=None, metavar="MODEL.bin",
                    help="a `llamapipe quality-train` model: a last step scores each document as RedPajama did "
                         "(wiki_prob in meta) and drops it below --quality-threshold as not_wiki_reference")
@@ -108,7 +114,8 @@ def run_ccnet(args, beam_args: list[str]) -> int:
                       line_dedup=args.line_dedup, strict=args.strict, dedup_shards=args.dedup_shards,
                       max_chars=args.max_chars, quality_model=quality_model,
                       quality_threshold=args.quality_threshold, quality_model_sha256=quality_sha256,
-                      lid_max_chars=args.lid_max_chars, unit_bytes=int(args.unit_mb * (1 << 20)))
+                      lid_max_chars=args.lid_max_chars, unit_bytes=int(args.unit_mb * (1 << 20)),
+                      part_bytes=int(args.part_mb * (1 << 20)))
     claim = claim_out(cfg.out, "ccnet", ccnet.output_patterns(), args.overwrite,
                       input_folders=[models] if models else [],
                       input_files=files + ([args.bucket_cutoffs] if fixed else []) + ([quality_model] if quality_model else []))

@@ -22,6 +22,7 @@ from corpus.readers import open_local
 from dedup.lines import MODES, apply_line_dedup, decide_duplicates, line_hashes
 from pipelines.steps import checks
 from pipelines.steps.chain import Batch, Filter, Step, drop_where_not, read_rows, run_file, run_steps
+from pipelines.steps.ccnet_parts import DEFAULT_PART_BYTES
 from pipelines.steps.ccnet_units import DEFAULT_UNIT_BYTES, unique_pairs
 
 LOG = logging.getLogger("llamapipe.ccnet")
@@ -58,6 +59,7 @@ class CCNetConfig:
     quality_model_sha256: Optional[str] = None
     unit_bytes: int = DEFAULT_UNIT_BYTES
     lid_max_chars: Optional[int] = None
+    part_bytes: int = DEFAULT_PART_BYTES
 
     def __post_init__(self):
         if self.langs is not None:
@@ -66,6 +68,7 @@ class CCNetConfig:
         checks.at_least("--min-length", self.min_length, 0)
         checks.at_least("--dedup-shards", self.dedup_shards, 1)
         checks.at_least("--unit-mb (bytes)", self.unit_bytes, 1 << 16)
+        checks.at_least("--part-mb (bytes)", self.part_bytes, 0)
         checks.char_count("--max-chars", self.max_chars)
         checks.one_of("--line-dedup", self.line_dedup, MODES)
         checks.fraction("--quality-threshold", self.quality_threshold)
@@ -80,7 +83,8 @@ class CCNetConfig:
         """The run section of `_stats.json` (the quality keys only when --quality-model is given)."""
         info = {"files": len(self.files), "langs": list(self.langs) if self.langs else None,
                 "lid_threshold": self.lid_threshold, "min_length": self.min_length, "line_dedup": self.line_dedup,
-                "bucket_cutoffs": "auto" if self.bucket_cutoffs is None else "file", "max_chars": self.max_chars}
+                "bucket_cutoffs": "auto" if self.bucket_cutoffs is None else "file", "max_chars": self.max_chars,
+                "part_bytes": self.part_bytes}
         if self.quality_model is not None:
             info.update(quality_model_sha256=self.quality_model_sha256, quality_threshold=self.quality_threshold)
         if self.lid_max_chars is not None:
