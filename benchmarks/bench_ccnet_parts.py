@@ -89,7 +89,8 @@ def main() -> None:
     stages = list(rows[0][4])
     wet_mb = sum(p.stat().st_size for p in wet) / 1e6
     lines = ["## ccnet output parts", "",
-             f"`python benchmarks/bench_ccnet_parts.py --corpus {corpus.name} --workers {args.workers}"
+             f"`python benchmarks/bench_ccnet_parts.py --corpus {corpus.parent.name}/{corpus.name} "
+             f"--workers {args.workers}"
              f"{' --tokenizer ' + Path(args.tokenizer).name if args.tokenizer else ''}` on {machine()}: "
              f"{len(wet)} WET files, {wet_mb:,.0f} MB gzipped. Each row is one `llamapipe ccnet` run at that "
              f"--part-mb, then {' and '.join(stages[1:])} on its output; CPU is user + system of the whole "

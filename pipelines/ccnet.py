@@ -10,7 +10,8 @@ local runner would keep it in the launcher's memory; Beam carries only units, co
    (document, line) pairs and spill them grouped by unit (OUT/_temporary/drops);
 4. once every shard is done, per unit, with its drops: dedup, fastText LID, SentencePiece+KenLM
    perplexity; survivors go to a temporary Parquet file (OUT/_temporary/docs, one per unit);
-5. per language, the 0..100 perplexity percentiles (or a cutoff file) give the buckets;
+5. per language, the 0..100 perplexity percentiles (or a cutoff file) give the buckets, combined from
+   counts of distinct values (filters/buckets.py ValueCounts), so no worker holds a language's every value;
 6. per unit, its documents are bucketed and split by partition into one spill file (OUT/_temporary/bucketed);
 7. per partition, consecutive input files are packed into parts of about `part_bytes` of text, each written
    to lang=xx/bucket=yy/part-NNNNN.parquet by streaming its units' slices (NNNNN: the part's first input
@@ -28,7 +29,7 @@ from apache_beam.pvalue import AsDict, AsList, AsSingleton
 
 from corpus import shards
 from corpus.counters import Counters
-from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, compute_cutoffs
+from filters.buckets import PERCENTILE_HEAD, PERCENTILE_TAIL, ValueCounts, percentiles_of_counts
 from pipelines import fileio, progress_marks
 from pipelines.steps.ccnet import CCNetConfig, FileHashes, file_line_hashes, process_file, recipe
 from pipelines.steps.ccnet_parts import PartPlan, Slice, bucket_unit, plan_partition, spill_unit, write_part
@@ -179,9 +180,23 @@ def output_patterns() -> list[str]:
             f"{shards.TEMP_DIR}/bucketed/*.spill", progress_marks.output_pattern()]
 
 
-def cutoffs_of(item: tuple[str, Iterable[np.ndarray]]) -> tuple[str, list[float]]:
-    lang, arrays = item
-    return lang, compute_cutoffs({lang: np.concatenate(list(arrays))})[lang]
+class CutoffsFn(beam.CombineFn):
+    """A language's perplexity arrays -> its 0..100 percentiles, exactly as over all its values at once,
+    while a worker holds only distinct values and their counts (few: perplexity is rounded to 0.1),
+    never the language's every value as a GroupByKey would."""
+
+    def create_accumulator(self) -> ValueCounts:
+        return ValueCounts()
+
+    def add_input(self, acc: ValueCounts, values: np.ndarray) -> ValueCounts:
+        return acc.add(values)
+
+    def merge_accumulators(self, accs: Iterable[ValueCounts]) -> ValueCounts:
+        return ValueCounts.merged(accs)
+
+    def extract_output(self, acc: ValueCounts) -> Optional[list[float]]:
+        distinct, counts = acc.compact()
+        return [float(x) for x in percentiles_of_counts(distinct, counts)] if counts.sum() else None
 
 
 def build_pipeline(p: beam.Pipeline, cfg: CCNetConfig, run_id: Optional[str] = None) -> None:
@@ -211,8 +226,8 @@ def build_pipeline(p: beam.Pipeline, cfg: CCNetConfig, run_id: Optional[str] = N
     fixed_cutoffs = cfg.cutoffs()
     if fixed_cutoffs is None:
         cutoffs = (processed.perplexity
-                   | "GroupByLanguage" >> beam.GroupByKey()
-                   | "Percentiles" >> beam.Map(cutoffs_of))
+                   | "Percentiles" >> beam.CombinePerKey(CutoffsFn())
+                   | "LanguagesWithValues" >> beam.Filter(lambda item: item[1] is not None))
     else:
         cutoffs = p | "FixedCutoffs" >> beam.Create(sorted(fixed_cutoffs.items()))
     manifest = (processed.units
