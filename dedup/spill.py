@@ -315,12 +315,20 @@ class SetReader:
         have, values, offsets = self.load_flat(nodes)
         return {node: values[offsets[i]:offsets[i + 1]] for i, node in enumerate(have.tolist())}
 
-    def load_flat(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def load_flat(self, nodes: np.ndarray, known: Optional[tuple[np.ndarray, np.ndarray]] = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The sets of `nodes` (any order, repeats allowed) in one array: (the nodes that have a set, sorted;
         their hashes one set after another; int64 offsets, set i being values[offsets[i]:offsets[i + 1]]).
-        The array is sized first from the offset indexes, so the sets are never held twice."""
+        The array is sized first from the offset indexes, so the sets are never held twice; `known` (sorted
+        nodes and their `sizes`, covering `nodes`) spares reading those indexes again."""
         nodes = np.unique(nodes)
-        sizes = self.sizes(nodes)
+        if known is None:
+            sizes = self.sizes(nodes)
+        else:
+            at = np.minimum(np.searchsorted(known[0], nodes), max(len(known[0]) - 1, 0))
+            if len(nodes) and (not len(known[0]) or (known[0][at] != nodes).any()):
+                raise ValueError("load_flat: `known` does not cover every node asked for")
+            sizes = known[1][at] if len(nodes) else np.zeros(0, dtype=np.int64)
         have, sizes = nodes[sizes > 0], sizes[sizes > 0]
         offsets = np.zeros(len(have) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])

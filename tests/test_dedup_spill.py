@@ -6,6 +6,7 @@ import json
 from itertools import combinations
 
 import numpy as np
+import pytest
 
 from corpus.document import address
 from corpus.readers import stream_documents
@@ -51,6 +52,12 @@ def test_sets_and_bands_round_trip_by_shard(tmp_path):
     have, values, offsets = spill.SetReader(opener).load_flat(np.concatenate([wanted[::-1], wanted[:2]]))
     assert have.tolist() == sorted(sets)[::3] and offsets[-1] == values.size
     assert all(np.array_equal(values[offsets[i]:offsets[i + 1]], sets[n]) for i, n in enumerate(have.tolist()))
+    every = np.array(sorted(sets) + [address(3, 999)], dtype=np.int64)
+    known = (every, spill.SetReader(opener).sizes(every))
+    again = spill.SetReader(opener).load_flat(np.concatenate([wanted[::-1], wanted[:2]]), known)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (have, values, offsets)))
+    with pytest.raises(ValueError, match="does not cover"):
+        spill.SetReader(opener).load_flat(wanted, (every[1:], known[1][1:]))
 
 
 def test_exact_rows_and_decisions_by_shard(tmp_path):

@@ -304,14 +304,16 @@ def verify_shard(shard: int, band_shards: int, cfg: DedupConfig, open_file: spil
     sizes = reader.sizes(nodes)
     ok = np.zeros(len(pairs), dtype=bool)
     for lo, hi in pair_runs(np.searchsorted(nodes, pairs), sizes, budget):
-        ok[lo:hi] = _verify_run(pairs[lo:hi], reader, cfg)
+        ok[lo:hi] = _verify_run(pairs[lo:hi], reader, cfg, (nodes, sizes))
     return np.ascontiguousarray(pairs[ok][:, ::-1])
 
 
-def _verify_run(pairs: np.ndarray, reader: spill.SetReader, cfg: DedupConfig) -> np.ndarray:
+def _verify_run(pairs: np.ndarray, reader: spill.SetReader, cfg: DedupConfig,
+                known: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """`verified` of each pair, reading the run's sets into one flat array (freed when it returns, before
-    the next run's load), intersected pair by pair in C (dedup.lsh.shared_counts)."""
-    nodes, values, offsets = reader.load_flat(pairs.ravel())
+    the next run's load), intersected pair by pair in C (dedup.lsh.shared_counts); `known`: the shard's
+    nodes and set sizes, read once for all its runs."""
+    nodes, values, offsets = reader.load_flat(pairs.ravel(), known)
     index = np.searchsorted(nodes, pairs)
     found = index < len(nodes)
     found[found] = nodes[index[found]] == pairs[found]
@@ -340,6 +342,9 @@ def pair_runs(pairs: np.ndarray, sizes: np.ndarray, budget: int) -> Iterator[tup
 
 
 MEMBER_FIELDS = ["node", "doc_id", "perplexity", "length"]
+MEMBER_SCHEMA = pa.schema([spill.EXACT_SCHEMA.field(f) for f in MEMBER_FIELDS] + [pa.field("centre", pa.int64())])
+"""A near-cluster member as member_batches writes it: its keep-key fields (as the exact stage has them), then
+the node its cluster is centred on."""
 
 
 def member_batches(members: Iterable[np.ndarray], spill_of: spill.FileSpill, shards: int, open_file: spill.Opener

@@ -20,17 +20,15 @@ from __future__ import annotations
 from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
-import pyarrow as pa
 
 from corpus.document import file_of
 from corpus.shards import Target
 from dedup import spill
 from dedup.components import (ArrayStep, changed_edges, large_star_arrays, no_edges, node_shard, round_pairs,
                               small_star_arrays, star_members, star_round_arrays, unique_edges)
-from pipelines.steps.dedup import DECISION_SCHEMA, cluster_batch_decisions, decision_rows, member_batches
+from pipelines.steps.dedup import (DECISION_SCHEMA, MEMBER_SCHEMA, cluster_batch_decisions, decision_rows,
+                                   member_batches)
 
-MEMBER_SCHEMA = pa.schema([("node", pa.int64()), ("doc_id", pa.string()), ("perplexity", pa.float64()),
-                           ("length", pa.int64()), ("centre", pa.int64())])
 
 
 # Round-0 edges per node shard of the rounds: a round task then holds ~2**20 (node, neighbour) rows, about
