@@ -60,9 +60,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--part-mb", type=checked(float, lambda v: checks.at_least("--part-mb", v, 0.0)),
                    default=D.part_bytes / (1 << 20), metavar="MB",
                    help=f"output part size: a partition's documents of consecutive input files go to one part "
-                        f"until it holds about this many MB of text (default {D.part_bytes / (1 << 20):g}, about "
-                        f"a third of that as zstd Parquet; a file's documents are never split); 0: one part per "
-                        f"input file and partition")
+                        f"while it stays within this many MB of text (default {D.part_bytes / (1 << 20):g}, "
+                        f"roughly 40%% of that as zstd Parquet; a file's documents are never split, so one file's "
+                        f"alone may exceed it); 0: one part per input file and partition")
     p.add_argument("--quality-model", default=None, metavar="MODEL.bin",
                    help="a `llamapipe quality-train` model: a last step scores each document as RedPajama did "
                         "(wiki_prob in meta) and drops it below --quality-threshold as not_wiki_reference")

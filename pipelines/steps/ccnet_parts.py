@@ -23,7 +23,7 @@ from corpus.shards import ShardStream, Target, part_name, split_partitions
 from filters.buckets import assign_buckets
 
 DEFAULT_PART_BYTES = 64 << 20
-"""Text and meta bytes per output part (about 20-25 MB of zstd Parquet)."""
+"""Text and meta bytes per output part at most (unless one file's alone exceed them): about 25 MB of zstd Parquet."""
 
 
 @dataclasses.dataclass(frozen=True, order=True)
