@@ -151,8 +151,13 @@ def encode_tables(tables: Sequence[tuple[int, pa.Table]], n_partitions: int, sch
 def read_tables(f: BinaryIO, partitions: Iterable[int], schema: pa.Schema, name: str = "spill file") -> pa.Table:
     """The tables `encode_tables` wrote for `partitions` of an open spill file, concatenated in the order
     given (an empty table of `schema` for a partition without one)."""
-    reader = SpillReader(f, np.uint8, name)
-    tables = [_ipc_table(reader.read(p, p + 1), schema, name) for p in partitions]
+    partitions = list(partitions)
+    if len(partitions) == 1:   # the common case: only the two index entries it needs, whatever the partitions
+        raws = [read_partitions(f, np.uint8, partitions[0], partitions[0] + 1, name)]
+    else:
+        reader = SpillReader(f, np.uint8, name)
+        raws = [reader.read(p, p + 1) for p in partitions]
+    tables = [_ipc_table(raw, schema, name) for raw in raws]
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 

@@ -54,3 +54,27 @@ def test_spill_reader_reads_any_partitions_like_read_partitions(tmp_path):
     path.write_bytes(b"not a spill file at all")
     with open(path, "rb") as f, pytest.raises(ValueError, match="bad magic"):
         spill.SpillReader(f, DTYPE, str(path))
+
+
+def test_one_table_of_a_table_spill_reads_two_index_entries_whatever_the_partitions():
+    """A consumer of one partition (an exact or keys shard) must not parse the whole index: with many
+    partitions that would make a stage over S shards read O(S^2) index bytes per file."""
+    import io
+
+    import pyarrow as pa
+
+    schema = pa.schema([("x", pa.int64())])
+    data = spill.encode_tables([(7, pa.table({"x": [1, 2]})), (4000, pa.table({"x": [3]}))], 4096, schema)
+
+    class Counting(io.BytesIO):
+        read_bytes = 0
+
+        def read(self, n=-1):
+            out = super().read(n)
+            Counting.read_bytes += len(out)
+            return out
+
+    f = Counting(data)
+    assert spill.read_tables(f, [4000], schema, "t.spill").column("x").to_pylist() == [3]
+    assert Counting.read_bytes < 2048 < 8 * 4096
+    assert spill.read_tables(io.BytesIO(data), [4000, 5, 7], schema).column("x").to_pylist() == [3, 1, 2]
