@@ -13,7 +13,7 @@ local runner would keep it in the launcher's memory; Beam carries only units, co
 5. per language, the 0..100 perplexity percentiles (or a cutoff file) give the buckets, combined from
    counts of distinct values (filters/buckets.py ValueCounts), so no worker holds a language's every value;
 6. per unit, its documents are bucketed and split by partition into one spill file (OUT/_temporary/bucketed);
-7. per partition, consecutive input files are packed into parts of about `part_bytes` of text, each written
+7. per partition, consecutive input files are packed into parts within `part_bytes` of text, each written
    to lang=xx/bucket=yy/part-NNNNN.parquet by streaming its units' slices (NNNNN: the part's first input
    file's index, so the output depends on neither the unit size nor the workers; steps/ccnet_parts.py);
 8. `_stats.json`, `_manifest.json`, then `_SUCCESS`.
