@@ -148,6 +148,11 @@ def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def row_bytes(table: pa.Table) -> pa.Array:
+    """Bytes of text and meta of each row: what a row group (and a ccnet output part) is measured in."""
+    return pc.add(pc.binary_length(table.column("text")), pc.binary_length(table.column("meta")))
+
+
 class Target(Protocol):
     """Where one streamed shard's bytes go: `write` them, then `commit` (the file appears whole under
     its name) or `discard` (nothing appears)."""
@@ -260,7 +265,7 @@ class ShardStream:
             self._flush(sorted(self.shards.values(), key=lambda s: (-s.pending_bytes, s.rel))[0])
 
     def _queue(self, shard: _Shard, table: pa.Table) -> None:
-        sizes = pc.add(pc.binary_length(table.column("text")), pc.binary_length(table.column("meta"))).to_pylist()
+        sizes = row_bytes(table).to_pylist()
         start = 0
         for i, size in enumerate(sizes):
             shard.pending_rows += 1

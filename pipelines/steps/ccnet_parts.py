@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from corpus import spill
 from corpus.document import PARQUET_SCHEMA
-from corpus.shards import ShardStream, Target, part_name, split_partitions
+from corpus.shards import ShardStream, Target, part_name, row_bytes, split_partitions
 from filters.buckets import assign_buckets
 
 DEFAULT_PART_BYTES = 64 << 20
@@ -58,11 +58,8 @@ def bucket_unit(table: pa.Table, cutoffs: dict[str, list[float]]) -> list[tuple[
 
 
 def text_bytes(table: pa.Table) -> int:
-    """Bytes of text and meta of a table's rows (the measure of a part, as of a row group)."""
-    if not table.num_rows:
-        return 0
-    return int(pc.sum(pc.add(pc.binary_length(table.column("text")),
-                             pc.binary_length(table.column("meta")))).as_py())
+    """Bytes of text and meta of a table's rows (shards.row_bytes, the measure of a part as of a row group)."""
+    return int(pc.sum(row_bytes(table)).as_py() or 0)
 
 
 def spill_unit(parts: list[tuple[str, pa.Table]], file_idx: int, unit_index: int, spill_name: str

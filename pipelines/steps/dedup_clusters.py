@@ -30,7 +30,6 @@ from pipelines.steps.dedup import (DECISION_SCHEMA, MEMBER_SCHEMA, cluster_batch
                                    member_batches)
 
 
-
 # Round-0 edges per node shard of the rounds: a round task then holds ~2**20 (node, neighbour) rows, about
 # what a verification task holds.
 COMPONENT_SHARD_EDGES = 1 << 19
