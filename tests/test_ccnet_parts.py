@@ -176,3 +176,11 @@ def test_part_size_changes_the_files_not_the_rows(tmp_path, sample_run, models_d
             if end in sizes:
                 assert sum(sizes[n] for n in members) + sizes[end] > limit
     assert multi_file and split
+
+
+def test_a_negative_part_size_is_refused_before_anything_is_written(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_ccnet(tmp_path / "out", [SAMPLE_GLOB], None, "--part-mb", "-1")
+    assert exit_info.value.code == 2
+    assert "--part-mb must be >= 0.0, got -1.0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
